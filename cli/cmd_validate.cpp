@@ -1,0 +1,10 @@
+#include "cli/commands.h"
+
+namespace kiln::cli {
+
+int RunValidate(const Context& ctx, const std::vector<std::string>& args) {
+  ctx.Fail("this command is not implemented yet");
+  return 1;
+}
+
+}  // namespace kiln::cli

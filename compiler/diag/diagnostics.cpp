@@ -1,0 +1,253 @@
+#include "compiler/diag/diagnostics.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace kiln {
+
+Diagnostic& Diagnostics::Error(std::string code, SourceRange range,
+                               std::string message) {
+  Diagnostic d;
+  d.severity = Severity::kError;
+  d.code = std::move(code);
+  d.range = range;
+  d.message = std::move(message);
+  items_.push_back(std::move(d));
+  return items_.back();
+}
+
+Diagnostic& Diagnostics::Warning(std::string code, SourceRange range,
+                                 std::string message) {
+  Diagnostic& d = Error(std::move(code), range, std::move(message));
+  d.severity = Severity::kWarning;
+  return d;
+}
+
+void Diagnostics::Append(const Diagnostics& other) {
+  items_.insert(items_.end(), other.items_.begin(), other.items_.end());
+}
+
+bool Diagnostics::HasErrors() const { return ErrorCount() > 0; }
+
+size_t Diagnostics::ErrorCount() const {
+  return std::count_if(items_.begin(), items_.end(), [](const Diagnostic& d) {
+    return d.severity == Severity::kError;
+  });
+}
+
+void Diagnostics::SortBySource() {
+  std::stable_sort(items_.begin(), items_.end(),
+                   [](const Diagnostic& a, const Diagnostic& b) {
+                     const SourceLoc& x = a.range.begin;
+                     const SourceLoc& y = b.range.begin;
+                     if (x.file_id != y.file_id) return x.file_id < y.file_id;
+                     return x.offset < y.offset;
+                   });
+}
+
+namespace {
+
+const char* SeverityWord(Severity s) {
+  switch (s) {
+    case Severity::kError:
+      return "error";
+    case Severity::kWarning:
+      return "warning";
+    case Severity::kNote:
+      return "note";
+  }
+  return "error";
+}
+
+struct Palette {
+  bool on;
+  std::string Bold() const { return on ? "\x1b[1m" : ""; }
+  std::string Red() const { return on ? "\x1b[1;31m" : ""; }
+  std::string Yellow() const { return on ? "\x1b[1;33m" : ""; }
+  std::string Blue() const { return on ? "\x1b[1;34m" : ""; }
+  std::string Reset() const { return on ? "\x1b[0m" : ""; }
+  std::string For(Severity s) const {
+    return s == Severity::kError ? Red() : s == Severity::kWarning ? Yellow() : Bold();
+  }
+};
+
+// Writes one source line with a caret underline for `range`.
+void RenderSnippet(std::ostream& out, const SourceManager& sm,
+                   const SourceRange& range, const std::string& label,
+                   char mark, const std::string& gutter_pad,
+                   const Palette& p, const std::string& mark_color) {
+  uint32_t line = range.begin.line;
+  std::string_view text = sm.Line(range.begin.file_id, line);
+  std::string number = std::to_string(line);
+  out << p.Blue() << number << std::string(gutter_pad.size() - number.size(), ' ')
+      << " | " << p.Reset() << text << "\n";
+  uint32_t start = range.begin.column - 1;
+  uint32_t width = 1;
+  if (range.end.valid() && range.end.line == line && range.end.column > range.begin.column) {
+    width = range.end.column - range.begin.column;
+  } else if (range.end.valid() && range.end.line > line && text.size() > start) {
+    width = static_cast<uint32_t>(text.size() - start);
+  }
+  std::string pad;
+  for (uint32_t i = 0; i < start && i < text.size(); ++i) {
+    pad += text[i] == '\t' ? '\t' : ' ';
+  }
+  out << p.Blue() << gutter_pad << " | " << p.Reset() << pad << mark_color
+      << std::string(width, mark);
+  if (!label.empty()) out << " " << label;
+  out << p.Reset() << "\n";
+}
+
+void RenderText(const Diagnostic& d, const SourceManager& sm, const Palette& p,
+                std::ostream& out) {
+  out << p.For(d.severity) << SeverityWord(d.severity);
+  if (!d.code.empty()) out << "[" << d.code << "]";
+  out << p.Reset() << p.Bold() << ": " << d.message << p.Reset() << "\n";
+  if (!d.range.valid()) {
+    for (const auto& note : d.notes) out << "  = note: " << note << "\n";
+    if (!d.help.empty()) out << "  = help: " << d.help << "\n";
+    return;
+  }
+  uint32_t max_line = d.range.begin.line;
+  for (const auto& l : d.secondary) max_line = std::max(max_line, l.range.begin.line);
+  std::string gutter(std::to_string(max_line).size(), ' ');
+  out << gutter << p.Blue() << "--> " << p.Reset() << sm.Path(d.range.begin.file_id)
+      << ":" << d.range.begin.line << ":" << d.range.begin.column << "\n";
+  out << p.Blue() << gutter << " |" << p.Reset() << "\n";
+  RenderSnippet(out, sm, d.range, d.label, '^', gutter, p, p.For(d.severity));
+  for (const auto& l : d.secondary) {
+    if (!l.range.valid()) continue;
+    if (l.range.begin.file_id != d.range.begin.file_id) {
+      out << gutter << p.Blue() << "::: " << p.Reset() << sm.Path(l.range.begin.file_id)
+          << ":" << l.range.begin.line << ":" << l.range.begin.column << "\n";
+    }
+    RenderSnippet(out, sm, l.range, l.message, '-', gutter, p, p.Blue());
+  }
+  for (const auto& note : d.notes) {
+    out << gutter << " = " << p.Bold() << "note" << p.Reset() << ": " << note << "\n";
+  }
+  if (!d.help.empty()) {
+    out << gutter << " = " << p.Bold() << "help" << p.Reset() << ": " << d.help << "\n";
+  }
+}
+
+nlohmann::json Location(const SourceRange& r, const SourceManager& sm) {
+  if (!r.valid()) return nullptr;
+  return {{"file", sm.Path(r.begin.file_id)},
+          {"line", r.begin.line},
+          {"column", r.begin.column},
+          {"end_line", r.end.valid() ? r.end.line : r.begin.line},
+          {"end_column", r.end.valid() ? r.end.column : r.begin.column}};
+}
+
+// GitHub workflow commands need %, CR and LF escaped in the message.
+std::string GithubEscape(const std::string& s, bool property) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%') out += "%25";
+    else if (c == '\r') out += "%0D";
+    else if (c == '\n') out += "%0A";
+    else if (property && c == ':') out += "%3A";
+    else if (property && c == ',') out += "%2C";
+    else out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RenderDiagnosticText(const Diagnostic& d, const SourceManager& sm,
+                                 bool color) {
+  std::ostringstream out;
+  RenderText(d, sm, Palette{color}, out);
+  return out.str();
+}
+
+void RenderDiagnostics(const Diagnostics& diags, const SourceManager& sm,
+                       const RenderOptions& options, std::ostream& out) {
+  Palette p{options.color};
+  for (const Diagnostic& d : diags.items()) {
+    switch (options.format) {
+      case DiagnosticFormat::kText:
+        RenderText(d, sm, p, out);
+        out << "\n";
+        break;
+      case DiagnosticFormat::kJson: {
+        nlohmann::json j = {{"severity", SeverityWord(d.severity)},
+                            {"code", d.code},
+                            {"message", d.message}};
+        nlohmann::json loc = Location(d.range, sm);
+        if (!loc.is_null()) j.update(loc);
+        if (!d.label.empty()) j["label"] = d.label;
+        if (!d.secondary.empty()) {
+          nlohmann::json labels = nlohmann::json::array();
+          for (const auto& l : d.secondary) {
+            nlohmann::json lj = Location(l.range, sm);
+            if (lj.is_null()) lj = nlohmann::json::object();
+            lj["message"] = l.message;
+            labels.push_back(lj);
+          }
+          j["secondary"] = labels;
+        }
+        if (!d.notes.empty()) j["notes"] = d.notes;
+        if (!d.help.empty()) j["help"] = d.help;
+        out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+        break;
+      }
+      case DiagnosticFormat::kGithub: {
+        std::string kind = d.severity == Severity::kError ? "error"
+                           : d.severity == Severity::kWarning ? "warning" : "notice";
+        out << "::" << kind;
+        if (d.range.valid()) {
+          out << " file=" << GithubEscape(sm.Path(d.range.begin.file_id), true)
+              << ",line=" << d.range.begin.line << ",col=" << d.range.begin.column;
+          if (d.range.end.valid()) {
+            out << ",endLine=" << d.range.end.line << ",endColumn=" << d.range.end.column;
+          }
+          out << ",title=" << GithubEscape(d.code, true);
+        }
+        std::string msg = d.code.empty() ? d.message : d.code + ": " + d.message;
+        if (!d.label.empty()) msg += " (" + d.label + ")";
+        if (!d.help.empty()) msg += "\nhelp: " + d.help;
+        out << "::" << GithubEscape(msg, false) << "\n";
+        break;
+      }
+    }
+  }
+}
+
+namespace {
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      char ca = static_cast<char>(std::tolower(static_cast<unsigned char>(a[i - 1])));
+      char cb = static_cast<char>(std::tolower(static_cast<unsigned char>(b[j - 1])));
+      size_t cost = ca == cb ? 0 : 1;
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+}  // namespace
+
+std::string ClosestMatch(const std::string& name,
+                         const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = std::max<size_t>(2, name.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    if (c == name) continue;
+    size_t d = EditDistance(name, c);
+    if (d < best_distance) {
+      best_distance = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+}  // namespace kiln

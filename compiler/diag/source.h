@@ -1,0 +1,55 @@
+// Source files and positions. Every phase refers to text through SourceRange.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln {
+
+// A position in a source file; line and column are 1-based, column counts
+// bytes. A default-constructed location (file_id 0) means "no location".
+struct SourceLoc {
+  uint32_t file_id = 0;
+  uint32_t line = 0;
+  uint32_t column = 0;
+  uint32_t offset = 0;
+  bool valid() const { return file_id != 0; }
+};
+
+// A half-open byte range [begin, end) within one file.
+struct SourceRange {
+  SourceLoc begin;
+  SourceLoc end;
+  bool valid() const { return begin.valid(); }
+};
+
+// Owns the text of every loaded file; ids start at 1.
+class SourceManager {
+ public:
+  // Adds a buffer (a byte-order mark is stripped) and returns its id.
+  uint32_t AddBuffer(std::string path, std::string text);
+  // Reads a file from disk; returns 0 and sets *error on failure.
+  uint32_t AddFile(const std::string& path, std::string* error);
+
+  const std::string& Path(uint32_t id) const;
+  std::string_view Text(uint32_t id) const;
+  // The text of a 1-based line, without its line terminator.
+  std::string_view Line(uint32_t id, uint32_t line) const;
+  // Converts a byte offset to a location (binary search over line starts).
+  SourceLoc Locate(uint32_t id, uint32_t offset) const;
+  size_t FileCount() const { return files_.size(); }
+
+ private:
+  struct File {
+    std::string path;
+    std::string text;
+    std::vector<uint32_t> line_starts;
+  };
+  const File& Get(uint32_t id) const;
+  std::vector<std::unique_ptr<File>> files_;
+};
+
+}  // namespace kiln

@@ -1,0 +1,3 @@
+parser grammar KilnParser;
+options { tokenVocab = KilnLexer; }
+file_ : IDENT* EOF ;

@@ -1,0 +1,134 @@
+// The one provider interface. Built-in providers implement it in-process;
+// external plugins are reached through the JSON-RPC adapter (providers/rpc).
+// Request/response structs, no exceptions across it: every failure, a
+// crashed or hung plugin included, comes back as an error diagnostic.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "compiler/config_graph.h"
+#include "compiler/schema.h"
+
+namespace kiln {
+
+struct ProviderDiagnostic {
+  Severity severity = Severity::kError;
+  std::string summary;
+  std::string detail;
+  Path attribute;  // path into the resource's config; empty for the whole
+};
+using ProviderDiagnostics = std::vector<ProviderDiagnostic>;
+bool HasErrors(const ProviderDiagnostics& diags);
+
+struct ConfigureRequest {
+  nlohmann::json config = nlohmann::json::object();
+};
+struct ConfigureResponse {
+  ProviderDiagnostics diagnostics;
+};
+
+struct ValidateRequest {
+  std::string kind;  // bare kind name as in the schema ("training_job", "reservation")
+  std::string address;
+  nlohmann::json config;
+};
+struct ValidateResponse {
+  ProviderDiagnostics diagnostics;
+};
+
+struct PlanRequest {
+  std::string kind;
+  std::string address;
+  nlohmann::json prior;   // null when the object does not exist yet
+  nlohmann::json config;  // may hold {"$unknown": true} leaves
+};
+struct PlanResponse {
+  nlohmann::json planned;            // proposed state; computed leaves unknown
+  std::vector<Path> requires_replace;
+  ProviderDiagnostics diagnostics;
+};
+
+using ProgressFn = std::function<void(const std::string& message)>;
+
+struct ApplyRequest {
+  std::string kind;
+  std::string address;
+  nlohmann::json prior;    // null for a create
+  nlohmann::json planned;
+  nlohmann::json config;
+  ProgressFn progress;     // may be empty
+};
+struct ApplyResponse {
+  nlohmann::json state;    // the new state (null if nothing was created)
+  ProviderDiagnostics diagnostics;
+};
+
+struct ReadRequest {
+  std::string kind;
+  std::string address;
+  nlohmann::json state;    // null: recover an interrupted create by address
+};
+struct ReadResponse {
+  nlohmann::json state;    // null when the object is gone / not found
+  ProviderDiagnostics diagnostics;
+};
+
+struct DeleteRequest {
+  std::string kind;
+  std::string address;
+  nlohmann::json state;
+};
+struct DeleteResponse {
+  ProviderDiagnostics diagnostics;
+};
+
+struct ImportRequest {
+  std::string kind;
+  std::string id;
+};
+struct ImportResponse {
+  nlohmann::json state;
+  ProviderDiagnostics diagnostics;
+};
+
+struct InventoryGpu {
+  std::string model;
+  int64_t memory = 0;  // bytes
+  int count = 0;
+  int free = 0;
+};
+struct InventoryNode {
+  std::string name;
+  std::vector<InventoryGpu> gpus;
+};
+struct InventoryResponse {
+  std::vector<InventoryNode> nodes;
+  bool simulated = false;
+  ProviderDiagnostics diagnostics;
+};
+
+class Provider {
+ public:
+  virtual ~Provider() = default;
+  // The schema; for plugins it comes from the `initialize` handshake.
+  virtual const ProviderSchema& Schema() const = 0;
+  virtual ConfigureResponse Configure(const ConfigureRequest& req) = 0;
+  virtual ValidateResponse Validate(const ValidateRequest& req) = 0;
+  virtual PlanResponse Plan(const PlanRequest& req) = 0;
+  virtual ApplyResponse Apply(const ApplyRequest& req) = 0;
+  virtual ReadResponse Read(const ReadRequest& req) = 0;
+  virtual DeleteResponse Delete(const DeleteRequest& req) = 0;
+  virtual ImportResponse Import(const ImportRequest& req) = 0;
+  // Optional capability; the default answers "not supported".
+  virtual InventoryResponse Inventory();
+  // Called once when kiln is done with the provider.
+  virtual void Shutdown() {}
+  // Where it came from: "built-in" or the plugin's path.
+  virtual std::string Origin() const = 0;
+};
+
+}  // namespace kiln
