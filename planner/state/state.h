@@ -1,0 +1,303 @@
+// The recorded state: what kiln believes exists, its file format, the lock
+// that makes one writer at a time, the intent journal that makes a crash lose
+// nothing, and the keyed hashes that keep sensitive values out of the file.
+//
+// Files, for a state path P (default `.kiln/state.json`; see docs/state.md):
+//   P            the state, JSON, mode 0600, replaced atomically on every write
+//   P.backup     the previous version (kept by every write)
+//   P.lock       the lock: flock()ed while held, holder info as JSON inside
+//   P.journal    intent journal, JSON lines, one fsync per record
+//   P.key        32 random bytes keying the sensitive-value hashes, mode 0600
+//
+// Errors are Diagnostics without a source range (codes E08xx/W08xx, listed in
+// docs/diagnostics.md). Nothing here throws.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compiler/config_graph.h"
+#include "compiler/diag/diagnostics.h"
+
+namespace kiln::state {
+
+// The format this kiln writes; readers exist for every version up to it.
+inline constexpr int kStateFormatVersion = 1;
+inline constexpr char kDefaultStatePath[] = ".kiln/state.json";
+// What stands in for a sensitive value in state, in `state show` and `output`.
+inline constexpr char kSensitivePlaceholder[] = "(sensitive)";
+
+inline constexpr char kStatusReady[] = "ready";
+// Created, but a later step of its creation failed: replaced on the next apply.
+inline constexpr char kStatusTainted[] = "tainted";
+
+// One resource instance as recorded after its last successful operation.
+struct ResourceState {
+  std::string address;        // module.eu["k"].endpoint.chat["x"]
+  std::string module;         // "" for the root module
+  std::string kind;           // "endpoint", "slurm.reservation"
+  std::string name;           // "chat"
+  nlohmann::json key;         // null, a string or a number (count/for_each key)
+  std::string provider;       // "provider.slurm.hpc"
+  std::string provider_type;  // "slurm"
+  // What the provider returned, with every sensitive subtree replaced by
+  // kSensitivePlaceholder (see RedactForState).
+  nlohmann::json attributes = nlohmann::json::object();
+  // JSON pointer (RFC 6901, "/env/TOKEN") -> SensitiveHasher::Hash of the value.
+  std::map<std::string, std::string> sensitive_hashes;
+  std::vector<std::string> dependencies;  // addresses, sorted, unique
+  std::string status = kStatusReady;      // kStatusReady | kStatusTainted
+  // Lifecycle remembered for resources that leave the configuration (their
+  // delete must still be ordered the way they were created).
+  bool create_before_destroy = false;
+
+  bool operator==(const ResourceState&) const = default;
+};
+
+struct OutputState {
+  nlohmann::json value;  // kSensitivePlaceholder when sensitive
+  bool sensitive = false;
+  std::string hash;      // SensitiveHasher::Hash of the value when sensitive, else ""
+
+  bool operator==(const OutputState&) const = default;
+};
+
+struct State {
+  int version = kStateFormatVersion;
+  int64_t serial = 0;        // bumped by StateStore::Save when content changed
+  std::string lineage;       // uuid, fixed when the state is first created
+  std::string kiln_version;  // the kiln that last wrote it
+  // Fingerprint of the key the sensitive hashes were made with ("" if none);
+  // lets a missing or wrong key file be detected instead of silently
+  // reporting every sensitive value as changed.
+  std::string hash_key_id;
+  std::vector<ResourceState> resources;  // sorted by address, unique
+  std::map<std::string, OutputState> outputs;
+
+  // Binary search; null when absent.
+  const ResourceState* Find(const std::string& address) const;
+  ResourceState* Find(const std::string& address);
+  // Inserts or replaces by address, keeping `resources` sorted.
+  void Upsert(ResourceState resource);
+  // Returns false if there was no such address.
+  bool Remove(const std::string& address);
+  std::vector<std::string> Addresses() const;  // sorted
+  // Everything but serial and kiln_version: what "changed" means for serial.
+  bool SameContent(const State& other) const;
+};
+
+// ---- Serialization (one reader per format version) ----
+
+// The file text for `state` (current format, deterministic, trailing newline).
+std::string SerializeState(const State& state);
+// Parses file text of any supported version into the current in-memory form.
+// `file` names the source in errors; `backup` (may be "") is mentioned in them.
+bool ParseState(const std::string& text, const std::string& file, const std::string& backup,
+                State* out, Diagnostics& diags);
+
+// ---- Sensitive values ----
+
+// HMAC-SHA256 over the canonical JSON text of a value, keyed per state so
+// that the state file alone cannot be used to guess low-entropy secrets.
+class SensitiveHasher {
+ public:
+  SensitiveHasher() = default;  // empty key: usable, but only for tests
+  explicit SensitiveHasher(std::string key) : key_(std::move(key)) {}
+  // "hmac-sha256:<64 hex>" of value.dump() (object keys sorted).
+  std::string Hash(const nlohmann::json& value) const;
+  // True if `hash` was made from `value` with this key.
+  bool Same(const nlohmann::json& value, const std::string& hash) const;
+  // Short public fingerprint of the key (recorded as State::hash_key_id).
+  std::string KeyId() const;
+  const std::string& key() const { return key_; }
+  // 32 bytes from /dev/urandom.
+  static std::string NewKey();
+
+ private:
+  std::string key_;
+};
+
+// Raw HMAC-SHA256 (RFC 2104) of `message` with `key`; 32 bytes.
+std::string HmacSha256(const std::string& key, const std::string& message);
+std::string ToHex(const std::string& bytes);
+
+struct Redacted {
+  nlohmann::json attributes;                   // sensitive subtrees -> placeholder
+  std::map<std::string, std::string> hashes;   // JSON pointer -> hash
+};
+// Replaces each existing, non-null, known value at `paths` by the placeholder
+// and records its hash. Absent paths are skipped.
+Redacted RedactForState(const nlohmann::json& attributes, const std::vector<Path>& paths,
+                        const SensitiveHasher& hasher);
+// Fills placeholders in `attributes` from `source` (e.g. the configuration)
+// where the hash says the value is the same; others stay placeholders. Lets
+// the planner hand providers a prior state with real values where it can.
+nlohmann::json RestoreSensitive(const nlohmann::json& attributes,
+                                const std::map<std::string, std::string>& hashes,
+                                const nlohmann::json& source, const SensitiveHasher& hasher);
+std::string PathToPointer(const Path& path);  // {"env","TOKEN"} -> "/env/TOKEN"
+Path PointerToPath(const std::string& pointer);
+
+// A fresh random uuid v4 (from /dev/urandom).
+std::string NewUuid();
+// The current time as RFC 3339 UTC, "2026-11-26T20:32:20Z".
+std::string NowUtc();
+
+// ---- The store ----
+
+// The local backend: one state file and its companions. Load once, then Save
+// as often as needed; Save and Update are safe to call from many threads.
+// The caller holds the StateLock around any Save (the store doesn't lock).
+class StateStore {
+ public:
+  explicit StateStore(std::string path = kDefaultStatePath);
+
+  // Reads the state. A missing file yields an empty state with a new lineage
+  // (nothing is written until Save). A corrupt or unreadable file is an error
+  // naming it and the backup; after that, Save refuses to write.
+  bool Load(State* out, Diagnostics& diags);
+
+  // Writes `state` atomically (temp file in the same directory, fsync,
+  // rename, fsync directory), keeping the previous file as P.backup, mode
+  // 0600. The serial written is the last one + 1 when the content differs
+  // from what was last loaded/saved; when nothing changed nothing is written.
+  // The serial field of `state` is ignored. Refuses if Load did not succeed
+  // or the file changed on disk since (another writer ignoring the lock).
+  bool Save(const State& state, Diagnostics& diags);
+  // Applies `edit` to the store's current copy (the last loaded or saved
+  // state) and saves it, all under the store's mutex. For the apply walk.
+  bool Update(const std::function<void(State&)>& edit, Diagnostics& diags);
+  // The last loaded or saved state (serial as written).
+  State Current() const;
+
+  // Keyed hashing for this state; valid after Load (creates the key file on
+  // the first Save if there is none).
+  const SensitiveHasher& hasher() const { return hasher_; }
+  // False when the state holds hashes made with a key we no longer have:
+  // sensitive values can then not be compared (a W08xx was reported by Load).
+  bool key_matches() const { return key_matches_; }
+
+  // Copies the current file to P.<UTC timestamp>.backup (for `state rm/mv`)
+  // and returns its path, or "" with an error.
+  std::string BackupCopy(Diagnostics& diags) const;
+
+  bool Exists() const;
+  const std::string& path() const { return path_; }
+  std::string backup_path() const { return path_ + ".backup"; }
+  std::string lock_path() const { return path_ + ".lock"; }
+  std::string journal_path() const { return path_ + ".journal"; }
+  std::string key_path() const { return path_ + ".key"; }
+
+ private:
+  bool SaveLocked(const State& state, Diagnostics& diags);
+  bool EnsureKeyFile(Diagnostics& diags);
+
+  std::string path_;
+  mutable std::mutex mu_;
+  bool loaded_ = false;
+  bool key_on_disk_ = false;
+  bool key_matches_ = true;
+  SensitiveHasher hasher_;
+  State current_;
+  // Identity of the file as last read or written, to detect foreign writers.
+  struct FileId {
+    bool exists = false;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t size = 0;
+    int64_t mtime_ns = 0;
+    bool operator==(const FileId&) const = default;
+  } file_id_;
+};
+
+// ---- The lock ----
+
+struct LockInfo {
+  std::string id;         // uuid; what `kiln force-unlock ID` takes
+  int64_t pid = 0;
+  std::string user;
+  std::string host;
+  std::string operation;  // "apply", "state rm", ...
+  std::string since;      // RFC 3339 UTC
+};
+
+// One writer at a time. Mutual exclusion is flock(LOCK_EX) on P.lock, so a
+// holder killed with SIGKILL frees it at once; the file's content only names
+// the holder for error messages and force-unlock. Release unlinks the file.
+class StateLock {
+ public:
+  explicit StateLock(std::string lock_path);
+  ~StateLock();  // releases if held
+  StateLock(const StateLock&) = delete;
+  StateLock& operator=(const StateLock&) = delete;
+
+  // Waits up to `timeout` (polling), then fails with E0810 naming the holder
+  // (pid, user, host, operation, since, id); says when the holder looks dead.
+  bool Acquire(const std::string& operation, std::chrono::milliseconds timeout,
+               Diagnostics& diags);
+  void Release();
+  bool held() const { return fd_ >= 0; }
+  const LockInfo& info() const { return info_; }
+
+  // Who holds it now, if anyone (reads the file; no locking).
+  static std::optional<LockInfo> ReadHolder(const std::string& lock_path);
+  // Removes the lock file if its id is `id`; a live holder keeps running but
+  // no longer excludes others. Errors E0813/E0814.
+  static bool ForceUnlock(const std::string& lock_path, const std::string& id,
+                          Diagnostics& diags);
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  LockInfo info_;
+};
+
+// Parses "500ms", "30s", "5m", "1h", "0"; false if malformed.
+bool ParseDuration(const std::string& text, std::chrono::milliseconds* out);
+
+// ---- The intent journal ----
+
+struct JournalEntry {
+  std::string address;
+  std::string kind;           // as in ResourceState::kind
+  std::string provider;       // provider instance address
+  std::string provider_type;
+  std::string started;        // RFC 3339 UTC
+};
+
+// Crash safety for creates. Before a create goes to a provider: BeginCreate;
+// once its result is saved in state (or it failed without creating
+// anything): Complete. On the next plan, Pending() lists creates that may
+// have happened without kiln recording them; the planner reads them back
+// through the provider (ReadRequest with state null), adopts what exists and
+// then calls Complete. Thread-safe; every record is fsynced before return.
+class Journal {
+ public:
+  explicit Journal(std::string path);
+  bool BeginCreate(const JournalEntry& entry, Diagnostics& diags);
+  bool Complete(const std::string& address, Diagnostics& diags);
+  // Begun-but-not-completed creates, sorted by address. A torn last line (a
+  // crash mid-append) is ignored; a bad line elsewhere is W0820 and skipped.
+  std::vector<JournalEntry> Pending(Diagnostics& diags) const;
+  // Empties the file when nothing is pending; otherwise rewrites it with only
+  // the pending records (atomically).
+  bool Compact(Diagnostics& diags);
+  const std::string& path() const { return path_; }
+
+ private:
+  bool Append(const nlohmann::json& record, Diagnostics& diags);
+  std::string path_;
+  mutable std::mutex mu_;
+  bool checked_tail_ = false;
+};
+
+}  // namespace kiln::state
