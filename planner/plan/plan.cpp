@@ -1,0 +1,437 @@
+#include "planner/plan/plan.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace kiln::planner {
+
+using nlohmann::json;
+
+const char* ActionName(Action a) {
+  switch (a) {
+    case Action::kNoop: return "noop";
+    case Action::kCreate: return "create";
+    case Action::kRead: return "read";
+    case Action::kUpdate: return "update";
+    case Action::kReplace: return "replace";
+    case Action::kDelete: return "delete";
+  }
+  return "noop";
+}
+
+std::optional<Action> ParseAction(const std::string& name) {
+  for (Action a : {Action::kNoop, Action::kCreate, Action::kRead, Action::kUpdate,
+                   Action::kReplace, Action::kDelete})
+    if (name == ActionName(a)) return a;
+  return std::nullopt;
+}
+
+Plan::Summary Plan::summary() const {
+  Summary s;
+  for (const auto& c : changes) {
+    switch (c.action) {
+      case Action::kCreate: ++s.add; break;
+      case Action::kUpdate: ++s.change; break;
+      case Action::kReplace: ++s.replace; break;
+      case Action::kDelete: ++s.destroy; break;
+      default: break;
+    }
+  }
+  return s;
+}
+
+bool Plan::HasChanges() const {
+  for (const auto& c : changes)
+    if (c.action != Action::kNoop && c.action != Action::kRead) return true;
+  for (const auto& [name, o] : outputs)
+    if (o.action != Action::kNoop) return true;
+  if (mode == PlanMode::kRefreshOnly && !drift.empty()) return true;
+  return false;
+}
+
+const ResourceChange* Plan::Find(const std::string& address) const {
+  auto it = std::lower_bound(changes.begin(), changes.end(), address,
+                             [](const ResourceChange& c, const std::string& a) {
+                               return c.address < a;
+                             });
+  if (it == changes.end() || it->address != address) return nullptr;
+  return &*it;
+}
+
+bool IsUnknown(const json& v) {
+  return v.is_object() && v.size() == 1 && v.contains("$unknown");
+}
+
+bool ContainsUnknown(const json& v) {
+  if (IsUnknown(v)) return true;
+  if (v.is_object() || v.is_array())
+    for (const auto& e : v)
+      if (ContainsUnknown(e)) return true;
+  return false;
+}
+
+json UnknownMask(const json& v) {
+  if (IsUnknown(v)) return true;
+  if (v.is_object()) {
+    json out = json::object();
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      json m = UnknownMask(it.value());
+      if (m.is_boolean() || (m.is_object() && !m.empty()) || (m.is_array() && !m.empty()))
+        out[it.key()] = m;
+    }
+    return out;
+  }
+  if (v.is_array()) {
+    json out = json::array();
+    bool any = false;
+    for (const auto& e : v) {
+      json m = UnknownMask(e);
+      bool set = m.is_boolean() || (m.is_object() && !m.empty()) || (m.is_array() && !m.empty());
+      any = any || set;
+      out.push_back(set ? m : json(false));
+    }
+    return any ? out : json::array();
+  }
+  return json::object();
+}
+
+namespace {
+
+// Unknown leaves -> null (the JSON plan's `after`, with `after_unknown` beside it).
+json NullUnknowns(const json& v) {
+  if (IsUnknown(v)) return nullptr;
+  if (v.is_object()) {
+    json out = json::object();
+    for (auto it = v.begin(); it != v.end(); ++it) out[it.key()] = NullUnknowns(it.value());
+    return out;
+  }
+  if (v.is_array()) {
+    json out = json::array();
+    for (const auto& e : v) out.push_back(NullUnknowns(e));
+    return out;
+  }
+  return v;
+}
+
+json PathsJson(const std::vector<Path>& paths) {
+  std::vector<Path> sorted = paths;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  json out = json::array();
+  for (const auto& p : sorted) out.push_back(p);
+  return out;
+}
+
+std::vector<Path> PathsFrom(const json& j) {
+  std::vector<Path> out;
+  if (!j.is_array()) return out;
+  for (const auto& p : j) {
+    Path path;
+    if (p.is_array())
+      for (const auto& k : p)
+        if (k.is_string()) path.push_back(k.get<std::string>());
+    out.push_back(path);
+  }
+  return out;
+}
+
+json ChangeJson(const ResourceChange& c) {
+  json j = json::object();
+  j["address"] = c.address;
+  j["module"] = c.module;
+  j["kind"] = c.kind;
+  j["name"] = c.name;
+  j["key"] = c.key;
+  j["provider"] = c.provider;
+  j["action"] = ActionName(c.action);
+  j["action_reason"] = c.action_reason;
+  j["before"] = c.before;
+  j["after"] = NullUnknowns(c.after);
+  j["after_unknown"] = c.after.is_null() ? json(false) : UnknownMask(c.after);
+  j["sensitive_paths"] = PathsJson(c.sensitive_paths);
+  j["replace_paths"] = PathsJson(c.replace_paths);
+  return j;
+}
+
+std::string FormatMoney(double v) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+
+}  // namespace
+
+const json* AtPath(const json& v, const Path& p) {
+  const json* cur = &v;
+  for (const auto& k : p) {
+    if (cur->is_object()) {
+      auto it = cur->find(k);
+      if (it == cur->end()) return nullptr;
+      cur = &*it;
+    } else if (cur->is_array()) {
+      char* end = nullptr;
+      unsigned long i = strtoul(k.c_str(), &end, 10);
+      if (k.empty() || *end || i >= cur->size()) return nullptr;
+      cur = &(*cur)[i];
+    } else {
+      return nullptr;
+    }
+  }
+  return cur;
+}
+
+void SetAtPath(json& v, const Path& p, json value) {
+  json* cur = &v;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const auto& k = p[i];
+    if (cur->is_array()) {
+      char* end = nullptr;
+      unsigned long idx = strtoul(k.c_str(), &end, 10);
+      if (k.empty() || *end || idx >= cur->size()) return;
+      cur = &(*cur)[idx];
+      continue;
+    }
+    if (!cur->is_object()) *cur = json::object();
+    cur = &(*cur)[k];
+  }
+  *cur = std::move(value);
+}
+
+void EraseAtPath(json& v, const Path& p) {
+  if (p.empty()) return;
+  Path parent(p.begin(), p.end() - 1);
+  const json* cp = AtPath(v, parent);
+  if (!cp || !cp->is_object()) return;
+  json* mp = const_cast<json*>(cp);
+  mp->erase(p.back());
+}
+
+json RedactPaths(json v, const std::vector<Path>& paths) {
+  for (const auto& p : paths) {
+    if (p.empty()) return state::kSensitivePlaceholder;
+    const json* at = AtPath(v, p);
+    if (!at || at->is_null() || IsUnknown(*at)) continue;
+    SetAtPath(v, p, state::kSensitivePlaceholder);
+  }
+  return v;
+}
+
+std::optional<double> HourlyCost(const std::vector<std::pair<std::string, json>>& kind_attrs,
+                                 const GpuPriceFn& prices, bool* any_gpu) {
+  double total = 0;
+  bool priced = true;
+  for (const auto& [kind, attrs] : kind_attrs) {
+    if (!attrs.is_object()) continue;
+    const json* gpu = AtPath(attrs, {"gpu"});
+    if (!gpu || !gpu->is_object() || !gpu->contains("model")) continue;
+    if ((kind == "training_job" || kind == "endpoint")) {
+      const json* cluster = AtPath(attrs, {"cluster"});
+      if (cluster && !cluster->is_null()) continue;  // counted by the cluster
+    }
+    if (!(*gpu)["model"].is_string()) continue;
+    *any_gpu = true;
+    std::string model = (*gpu)["model"].get<std::string>();
+    double count = gpu->contains("count") && (*gpu)["count"].is_number()
+                       ? (*gpu)["count"].get<double>() : 1.0;
+    const char* mult_attr = kind == "endpoint" ? "replicas" : "nodes";
+    double mult = 1;
+    if (const json* m = AtPath(attrs, {mult_attr})) {
+      if (m->is_number()) mult = m->get<double>();
+      else if (m->is_object() && m->contains("min") && (*m)["min"].is_number())
+        mult = (*m)["min"].get<double>();
+    }
+    bool spot = attrs.contains("spot") && attrs["spot"].is_boolean() && attrs["spot"].get<bool>();
+    auto price = prices ? prices(model) : std::nullopt;
+    if (!price) {
+      priced = false;
+      continue;
+    }
+    total += (spot ? price->second : price->first) * count * mult;
+  }
+  if (!priced) return std::nullopt;
+  return std::round(total * 100) / 100;
+}
+
+json PlanToJson(const Plan& plan) {
+  json j = json::object();
+  j["format_version"] = "1.0";
+  j["kiln_version"] = KILN_VERSION;
+  j["applyable"] = !plan.errored && plan.HasChanges();
+  j["errored"] = plan.errored;
+  json changes = json::array();
+  for (const auto& c : plan.changes) changes.push_back(ChangeJson(c));
+  j["resource_changes"] = changes;
+  json drift = json::array();
+  for (const auto& c : plan.drift) drift.push_back(ChangeJson(c));
+  j["resource_drift"] = drift;
+  json outputs = json::object();
+  for (const auto& [name, o] : plan.outputs) {
+    outputs[name] = {{"action", ActionName(o.action)},
+                     {"before", o.sensitive && !o.before.is_null() ? json(state::kSensitivePlaceholder) : o.before},
+                     {"after", o.sensitive && !o.after.is_null() ? json(state::kSensitivePlaceholder) : NullUnknowns(o.after)},
+                     {"sensitive", o.sensitive}};
+  }
+  j["output_changes"] = outputs;
+  auto s = plan.summary();
+  j["summary"] = {{"add", s.add}, {"change", s.change}, {"replace", s.replace}, {"destroy", s.destroy}};
+  if (plan.cost) {
+    j["cost"] = {{"currency", "USD"},
+                 {"before_hourly", std::stod(FormatMoney(plan.cost->before_hourly))},
+                 {"after_hourly", std::stod(FormatMoney(plan.cost->after_hourly))},
+                 {"delta_hourly", std::stod(FormatMoney(plan.cost->delta()))}};
+  } else {
+    j["cost"] = nullptr;
+  }
+  json diags = json::array();
+  for (const auto& d : plan.diagnostics)
+    diags.push_back({{"severity", d.severity}, {"code", d.code}, {"message", d.message},
+                     {"file", d.file}, {"line", d.line}, {"column", d.column}});
+  j["diagnostics"] = diags;
+  return j;
+}
+
+namespace {
+
+const char* ModeName(PlanMode m) {
+  switch (m) {
+    case PlanMode::kNormal: return "normal";
+    case PlanMode::kDestroy: return "destroy";
+    case PlanMode::kRefreshOnly: return "refresh-only";
+  }
+  return "normal";
+}
+
+json ResourcesJson(const std::vector<state::ResourceState>& rs) {
+  state::State s;
+  s.lineage = "plan";
+  s.resources = rs;
+  std::sort(s.resources.begin(), s.resources.end(),
+            [](const auto& a, const auto& b) { return a.address < b.address; });
+  json j = json::parse(state::SerializeState(s), nullptr, false);
+  if (j.is_discarded() || !j.contains("resources")) return json::array();
+  return j["resources"];
+}
+
+bool ResourcesFrom(const json& arr, std::vector<state::ResourceState>* out, std::string* error) {
+  // Reuse the state reader: wrap the list in a minimal state document.
+  state::State probe;
+  probe.lineage = "plan";
+  json doc = json::parse(state::SerializeState(probe), nullptr, false);
+  doc["resources"] = arr;
+  Diagnostics diags;
+  state::State s;
+  if (!state::ParseState(doc.dump(), "saved plan", "", &s, diags)) {
+    *error = diags.items().empty() ? "bad resources" : diags.items()[0].message;
+    return false;
+  }
+  *out = s.resources;
+  return true;
+}
+
+}  // namespace
+
+json SavedPlanToJson(const Plan& plan) {
+  json j = PlanToJson(plan);
+  json saved = json::object();
+  saved["mode"] = ModeName(plan.mode);
+  saved["state_existed"] = plan.state_existed;
+  saved["lineage"] = plan.lineage;
+  saved["serial"] = plan.serial;
+  saved["config_hash"] = plan.config_hash;
+  saved["variables_hash"] = plan.variables_hash;
+  json actions = json::array();
+  std::vector<state::ResourceState> priors;
+  for (const auto& c : plan.changes) {
+    json a = json::object();
+    a["address"] = c.address;
+    a["module"] = c.module;
+    a["kind"] = c.kind;
+    a["name"] = c.name;
+    a["key"] = c.key;
+    a["provider"] = c.provider;
+    a["provider_type"] = c.provider_type;
+    a["action"] = ActionName(c.action);
+    a["action_reason"] = c.action_reason;
+    a["before"] = c.before;
+    a["after"] = c.after;  // redacted, unknown markers kept
+    a["sensitive_paths"] = PathsJson(c.sensitive_paths);
+    a["replace_paths"] = PathsJson(c.replace_paths);
+    a["dependencies"] = c.dependencies;
+    a["prior_dependencies"] = c.prior_dependencies;
+    a["create_before_destroy"] = c.create_before_destroy;
+    a["has_prior"] = c.prior.has_value();
+    if (c.prior) priors.push_back(*c.prior);
+    actions.push_back(a);
+  }
+  saved["actions"] = actions;
+  saved["priors"] = ResourcesJson(priors);
+  saved["refreshed"] = ResourcesJson(plan.refreshed);
+  saved["refreshed_gone"] = plan.refreshed_gone;
+  j["saved_plan"] = saved;
+  return j;
+}
+
+bool SavedPlanFromJson(const json& j, Plan* out, std::string* error) {
+  if (!j.is_object() || j.value("format_version", "") != "1.0" || !j.contains("saved_plan") ||
+      !j["saved_plan"].is_object()) {
+    *error = "not a kiln saved plan (format_version 1.0 with saved_plan)";
+    return false;
+  }
+  const json& s = j["saved_plan"];
+  Plan p;
+  std::string mode = s.value("mode", "normal");
+  p.mode = mode == "destroy" ? PlanMode::kDestroy
+           : mode == "refresh-only" ? PlanMode::kRefreshOnly : PlanMode::kNormal;
+  p.state_existed = s.value("state_existed", false);
+  p.lineage = s.value("lineage", "");
+  p.serial = s.value("serial", int64_t{0});
+  p.config_hash = s.value("config_hash", "");
+  p.variables_hash = s.value("variables_hash", "");
+  p.errored = j.value("errored", false);
+  std::vector<state::ResourceState> priors;
+  if (!ResourcesFrom(s.value("priors", json::array()), &priors, error)) return false;
+  if (!ResourcesFrom(s.value("refreshed", json::array()), &p.refreshed, error)) return false;
+  for (const auto& g : s.value("refreshed_gone", json::array()))
+    if (g.is_string()) p.refreshed_gone.push_back(g.get<std::string>());
+  std::map<std::string, state::ResourceState> prior_by_addr;
+  for (auto& r : priors) prior_by_addr[r.address] = r;
+  for (const auto& a : s.value("actions", json::array())) {
+    ResourceChange c;
+    c.address = a.value("address", "");
+    c.module = a.value("module", "");
+    c.kind = a.value("kind", "");
+    c.name = a.value("name", "");
+    c.key = a.value("key", json());
+    c.provider = a.value("provider", "");
+    c.provider_type = a.value("provider_type", "");
+    auto action = ParseAction(a.value("action", ""));
+    if (!action || c.address.empty()) {
+      *error = "malformed action in saved plan";
+      return false;
+    }
+    c.action = *action;
+    c.action_reason = a.value("action_reason", "");
+    c.before = a.value("before", json());
+    c.after = a.value("after", json());
+    c.sensitive_paths = PathsFrom(a.value("sensitive_paths", json::array()));
+    c.replace_paths = PathsFrom(a.value("replace_paths", json::array()));
+    c.dependencies = a.value("dependencies", std::vector<std::string>{});
+    c.prior_dependencies = a.value("prior_dependencies", std::vector<std::string>{});
+    c.create_before_destroy = a.value("create_before_destroy", false);
+    if (a.value("has_prior", false)) {
+      auto it = prior_by_addr.find(c.address);
+      if (it == prior_by_addr.end()) {
+        *error = "saved plan lacks the prior state of " + c.address;
+        return false;
+      }
+      c.prior = it->second;
+    }
+    p.changes.push_back(std::move(c));
+  }
+  std::sort(p.changes.begin(), p.changes.end(),
+            [](const auto& a, const auto& b) { return a.address < b.address; });
+  *out = std::move(p);
+  return true;
+}
+
+}  // namespace kiln::planner

@@ -1,0 +1,146 @@
+// The Plan: a plain value describing what apply will do, produced by
+// planner::MakePlan and consumed by planner::ApplyPlan and the renderers.
+// Display fields (before/after) are redacted; the plain values providers need
+// (config, planned) live in fields that are never serialized.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "compiler/config_graph.h"
+#include "planner/state/state.h"
+
+namespace kiln::planner {
+
+enum class Action { kNoop, kCreate, kRead, kUpdate, kReplace, kDelete };
+
+// "create", "update", ... as in the JSON plan format.
+const char* ActionName(Action a);
+std::optional<Action> ParseAction(const std::string& name);
+
+// Reasons (the JSON `action_reason` values).
+inline constexpr char kReasonNew[] = "not_in_state";
+inline constexpr char kReasonConfigChanged[] = "config_changed";
+inline constexpr char kReasonCannotUpdate[] = "cannot_update";
+inline constexpr char kReasonReplaceRequested[] = "replace_by_request";
+inline constexpr char kReasonReplaceTriggered[] = "replace_triggered_by";
+inline constexpr char kReasonTainted[] = "tainted";
+inline constexpr char kReasonNotInConfig[] = "not_in_config";
+inline constexpr char kReasonDestroy[] = "destroy";
+inline constexpr char kReasonDriftChanged[] = "changed_outside_kiln";
+inline constexpr char kReasonDriftDeleted[] = "deleted_outside_kiln";
+
+struct ResourceChange {
+  std::string address, module, kind, name;
+  nlohmann::json key;
+  std::string provider, provider_type;
+  Action action = Action::kNoop;
+  std::string action_reason;
+  nlohmann::json before;  // redacted (sensitive leaves "(sensitive)"); null when absent
+  nlohmann::json after;   // redacted; unknown leaves {"$unknown": true}; null when deleted
+  std::vector<Path> sensitive_paths;
+  std::vector<Path> replace_paths;  // attributes that force the replacement
+  // Apply ordering: configuration dependencies (for creates and updates) and
+  // the recorded ones (for deletes).
+  std::vector<std::string> dependencies;
+  std::vector<std::string> prior_dependencies;
+  bool create_before_destroy = false;
+  // The recorded state before the change (redacted), for update/delete.
+  std::optional<state::ResourceState> prior;
+  // Never serialized: plain values for the provider. Filled from the
+  // configuration again when a saved plan is applied.
+  nlohmann::json config;
+  nlohmann::json planned;
+  SourceRange range;
+};
+
+struct OutputChange {
+  Action action = Action::kNoop;
+  nlohmann::json before, after;  // "(sensitive)" when sensitive
+  bool sensitive = false;
+};
+
+struct Cost {
+  double before_hourly = 0, after_hourly = 0;
+  double delta() const { return after_hourly - before_hourly; }
+};
+
+// A diagnostic in the shape of the JSON plan (positions already resolved).
+struct PlanDiagnostic {
+  std::string severity;  // "error" | "warning"
+  std::string code, message, file;
+  int line = 0, column = 0;
+};
+
+enum class PlanMode { kNormal, kDestroy, kRefreshOnly };
+
+struct Plan {
+  PlanMode mode = PlanMode::kNormal;
+  std::vector<ResourceChange> changes;  // every instance considered, by address (noops too)
+  std::vector<ResourceChange> drift;    // by address
+  std::map<std::string, OutputChange> outputs;
+  std::optional<Cost> cost;
+  std::vector<PlanDiagnostic> diagnostics;
+  bool errored = false;
+  // Where it was made: a saved plan is stale when these differ at apply.
+  bool state_existed = false;
+  std::string lineage;
+  int64_t serial = 0;
+  std::string config_hash;
+  std::string variables_hash;
+  // The refreshed state the changes were computed from (drift adopted at apply).
+  std::vector<state::ResourceState> refreshed;
+  std::vector<std::string> refreshed_gone;  // recorded, but found deleted
+
+  struct Summary {
+    int add = 0, change = 0, replace = 0, destroy = 0;
+  };
+  Summary summary() const;
+  // Any change to resources or outputs (what --detailed-exitcode reports),
+  // or drift to adopt in refresh-only mode.
+  bool HasChanges() const;
+  const ResourceChange* Find(const std::string& address) const;
+};
+
+// GPU prices from the catalog: model -> (on_demand, spot) USD per GPU-hour;
+// nullopt when the catalog does not price the model.
+using GpuPriceFn = std::function<std::optional<std::pair<double, double>>(const std::string&)>;
+
+// Hourly cost of a set of resources' attributes (see docs/architecture.md):
+// clusters count gpu x nodes, jobs gpu x nodes and endpoints gpu x replicas
+// (min), jobs and endpoints placed on a cluster count through the cluster.
+// nullopt when no GPU is involved or one of them is not priced.
+std::optional<double> HourlyCost(const std::vector<std::pair<std::string, nlohmann::json>>& kind_attrs,
+                                 const GpuPriceFn& prices, bool* any_gpu);
+
+// ---- JSON ----
+
+// The JSON plan format of CLI.md (format_version "1.0"); keys sorted,
+// deterministic.
+nlohmann::json PlanToJson(const Plan& plan);
+// A saved plan: PlanToJson plus what apply needs (lineage, serial, hashes,
+// priors, dependencies), still without any sensitive value in clear.
+nlohmann::json SavedPlanToJson(const Plan& plan);
+bool SavedPlanFromJson(const nlohmann::json& j, Plan* out, std::string* error);
+
+// {"$unknown": true}
+bool IsUnknown(const nlohmann::json& v);
+bool ContainsUnknown(const nlohmann::json& v);
+// `after` with true at unknown leaves and false... (CLI.md after_unknown):
+// mirrors `v` with `true` at unknown leaves; objects/arrays kept, other leaves
+// dropped (an empty object when nothing is unknown).
+nlohmann::json UnknownMask(const nlohmann::json& v);
+// Value at a path, null when absent.
+const nlohmann::json* AtPath(const nlohmann::json& v, const Path& p);
+void SetAtPath(nlohmann::json& v, const Path& p, nlohmann::json value);
+void EraseAtPath(nlohmann::json& v, const Path& p);
+// Replaces the value at each existing path by "(sensitive)".
+nlohmann::json RedactPaths(nlohmann::json v, const std::vector<Path>& paths);
+
+}  // namespace kiln::planner

@@ -1,1 +1,0 @@
-// placeholder so the library is not empty until the planner lands
