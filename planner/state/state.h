@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -198,12 +199,26 @@ class StateStore {
   std::string key_path() const { return path_ + ".key"; }
 
  private:
-  bool SaveLocked(const State& state, Diagnostics& diags);
   bool EnsureKeyFile(Diagnostics& diags);
+  std::string CheckUnchangedOnDisk() const;
 
   std::string path_;
+  // Writes are group-committed: an Update waits until a write that includes
+  // its edit is durable; edits arriving during a write ride on the next one.
   mutable std::mutex mu_;
+  std::condition_variable written_cv_;
+  bool writing_ = false;
+  uint64_t edit_gen_ = 0;     // bumped by every edit
+  uint64_t written_gen_ = 0;  // every edit up to this one is on disk
+  uint64_t failed_gen_ = 0;   // the last write that failed covered edits up to this
+  Diagnostic failure_;        // ...with this error
+  // What is on disk, to decide whether anything changed.
+  std::string persisted_body_;
+  std::string persisted_lineage_;
+  std::string persisted_key_id_;
+  int64_t persisted_serial_ = 0;
   bool loaded_ = false;
+  bool load_failed_ = false;
   bool key_on_disk_ = false;
   bool key_matches_ = true;
   SensitiveHasher hasher_;
@@ -283,6 +298,9 @@ struct JournalEntry {
 class Journal {
  public:
   explicit Journal(std::string path);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
   bool BeginCreate(const JournalEntry& entry, Diagnostics& diags);
   bool Complete(const std::string& address, Diagnostics& diags);
   // Begun-but-not-completed creates, sorted by address. A torn last line (a
@@ -295,9 +313,11 @@ class Journal {
 
  private:
   bool Append(const nlohmann::json& record, Diagnostics& diags);
+  bool OpenForAppend(Diagnostics& diags);
+  std::vector<JournalEntry> ReadPending(Diagnostics& diags) const;
   std::string path_;
   mutable std::mutex mu_;
-  bool checked_tail_ = false;
+  int fd_ = -1;  // open for appending once the first record is written
 };
 
 }  // namespace kiln::state
