@@ -1,0 +1,582 @@
+#include "planner/planner.h"
+
+#include <algorithm>
+#include <set>
+
+#include "planner/parallel.h"
+
+namespace kiln::planner {
+
+using nlohmann::json;
+
+// ---- Provider sources ----
+
+RegistryProviderSource::RegistryProviderSource(ProviderRegistry* registry,
+                                               std::vector<ProviderInstance> instances)
+    : registry_(registry) {
+  for (auto& i : instances) instances_[i.address] = std::move(i);
+}
+
+Provider* RegistryProviderSource::Get(const std::string& address, const std::string& type,
+                                      std::string* error) {
+  ProviderInstance inst;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = instances_.find(address);
+    if (it != instances_.end()) {
+      inst = it->second;
+    } else {
+      inst.address = address;
+      inst.type = type;
+      auto dot = address.rfind('.');
+      inst.name = dot == std::string::npos ? address : address.substr(dot + 1);
+      inst.config = json::object();
+    }
+  }
+  ProviderDiagnostics pd;
+  Provider* p = registry_->Instance(inst, &pd);
+  if (!p || HasErrors(pd)) {
+    std::string msg;
+    for (const auto& d : pd)
+      if (d.severity == Severity::kError) msg += (msg.empty() ? "" : "; ") + d.summary;
+    *error = msg.empty() ? "provider `" + address + "` is not available" : msg;
+    return nullptr;
+  }
+  return p;
+}
+
+Provider* MapProviderSource::Get(const std::string& address, const std::string& type,
+                                 std::string* error) {
+  auto it = providers_.find(address);
+  if (it == providers_.end()) {
+    *error = "no provider `" + address + "` (type " + type + ")";
+    return nullptr;
+  }
+  return it->second;
+}
+
+// ---- Helpers ----
+
+std::string BareKind(const std::string& kind) {
+  auto dot = kind.rfind('.');
+  return dot == std::string::npos ? kind : kind.substr(dot + 1);
+}
+
+bool AddressMatches(const std::string& target, const std::string& address) {
+  if (address == target) return true;
+  if (address.size() <= target.size() || address.compare(0, target.size(), target) != 0)
+    return false;
+  char next = address[target.size()];
+  return next == '[' || next == '.';
+}
+
+namespace {
+
+std::string ProviderErrors(const ProviderDiagnostics& pd) {
+  std::string msg;
+  for (const auto& d : pd) {
+    if (d.severity != Severity::kError) continue;
+    if (!msg.empty()) msg += "; ";
+    msg += d.summary;
+    if (!d.detail.empty()) msg += ": " + d.detail;
+  }
+  return msg;
+}
+
+// Sensitive paths of an instance: what the compiler marked plus the
+// schema's sensitive fields.
+std::vector<Path> SensitivePaths(const Provider* provider, const std::string& kind,
+                                 std::vector<Path> paths) {
+  if (provider) {
+    const auto& kinds = provider->Schema().kinds;
+    auto it = kinds.find(BareKind(kind));
+    if (it != kinds.end())
+      for (const auto& [name, f] : it->second.fields)
+        if (f.sensitive) paths.push_back({name});
+  }
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  return paths;
+}
+
+std::vector<Path> HashPaths(const state::ResourceState& r) {
+  std::vector<Path> out;
+  for (const auto& [ptr, h] : r.sensitive_hashes) out.push_back(state::PointerToPath(ptr));
+  return out;
+}
+
+void AddError(Diagnostics& diags, const std::string& code, SourceRange range,
+              const std::string& message, const std::string& help = "") {
+  auto& d = diags.Error(code, range, message);
+  if (!help.empty()) d.help = help;
+}
+
+}  // namespace
+
+// ---- The plan steps ----
+
+namespace {
+
+struct PlanRun {
+  const PlanContext& ctx;
+  const PlanOptions& options;
+  Diagnostics& diags;
+  Plan plan;
+  state::State refreshed;  // the recorded state after reconcile + refresh
+  ConfigGraph graph;
+  bool have_graph = false;
+  std::mutex mu;  // guards diags from worker threads
+
+  Provider* GetProvider(const std::string& address, const std::string& type, SourceRange range,
+                        const std::string& resource) {
+    std::string error;
+    Provider* p = ctx.providers ? ctx.providers->Get(address, type, &error) : nullptr;
+    if (!p) {
+      std::lock_guard<std::mutex> lock(mu);
+      AddError(diags, "E0901", range, resource + ": " + (error.empty() ? "no provider" : error),
+               "check the provider block and `kiln providers`");
+    }
+    return p;
+  }
+};
+
+// Step: creates that were begun but never recorded (a crash) are read back
+// by address; what exists is adopted into state, then the intent is closed.
+void ReconcileJournal(PlanRun& run) {
+  if (!run.ctx.journal) return;
+  auto pending = run.ctx.journal->Pending(run.diags);
+  for (const auto& e : pending) {
+    Provider* p = run.GetProvider(e.provider, e.provider_type, {}, e.address);
+    if (!p) continue;
+    ReadResponse r = p->Read({BareKind(e.kind), e.address, nullptr});
+    if (HasErrors(r.diagnostics)) {
+      AddError(run.diags, "E0902", {}, e.address + ": cannot recover an interrupted create: " +
+                                           ProviderErrors(r.diagnostics));
+      continue;
+    }
+    if (!r.state.is_null()) {
+      state::ResourceState rs;
+      rs.address = e.address;
+      rs.kind = e.kind;
+      rs.provider = e.provider;
+      rs.provider_type = e.provider_type;
+      auto paths = SensitivePaths(p, e.kind, {});
+      auto red = state::RedactForState(r.state, paths, run.ctx.store->hasher());
+      rs.attributes = red.attributes;
+      rs.sensitive_hashes = red.hashes;
+      auto dot = e.address.rfind('.');
+      rs.name = dot == std::string::npos ? e.address : e.address.substr(dot + 1);
+      if (auto br = rs.name.find('['); br != std::string::npos) rs.name = rs.name.substr(0, br);
+      bool ok = run.ctx.store->Update(
+          [&](state::State& s) {
+            // Keep what state already knows about it (dependencies, key, module).
+            if (const auto* old = s.Find(e.address)) {
+              rs.module = old->module;
+              rs.key = old->key;
+              rs.dependencies = old->dependencies;
+              rs.create_before_destroy = old->create_before_destroy;
+            }
+            s.Upsert(rs);
+          },
+          run.diags);
+      if (!ok) continue;
+      run.diags.Warning("W0901", {}, e.address + ": adopted an object whose create was interrupted")
+          .notes.push_back("the previous apply stopped before recording it; it was found through the provider");
+    }
+    run.ctx.journal->Complete(e.address, run.diags);
+  }
+  if (!pending.empty()) run.ctx.journal->Compact(run.diags);
+}
+
+// Step: read every recorded resource through its provider, in parallel.
+void Refresh(PlanRun& run) {
+  run.refreshed = run.ctx.store->Current();
+  if (!run.options.refresh) return;
+  auto& resources = run.refreshed.resources;
+  std::vector<std::optional<ResourceChange>> drift(resources.size());
+  std::vector<bool> gone(resources.size(), false);
+  const auto& hasher = run.ctx.store->hasher();
+  ParallelFor(resources.size(), run.options.parallelism, [&](size_t i) {
+    state::ResourceState& r = resources[i];
+    Provider* p = run.GetProvider(r.provider, r.provider_type, {}, r.address);
+    if (!p) return;
+    ReadResponse resp = p->Read({BareKind(r.kind), r.address, r.attributes});
+    if (HasErrors(resp.diagnostics)) {
+      std::lock_guard<std::mutex> lock(run.mu);
+      AddError(run.diags, "E0902", {}, r.address + ": refresh failed: " +
+                                           ProviderErrors(resp.diagnostics));
+      return;
+    }
+    ResourceChange d;
+    d.address = r.address;
+    d.module = r.module;
+    d.kind = r.kind;
+    d.name = r.name;
+    d.key = r.key;
+    d.provider = r.provider;
+    d.provider_type = r.provider_type;
+    d.before = r.attributes;
+    d.sensitive_paths = SensitivePaths(p, r.kind, HashPaths(r));
+    if (resp.state.is_null()) {
+      d.action = Action::kDelete;
+      d.action_reason = kReasonDriftDeleted;
+      drift[i] = d;
+      gone[i] = true;
+      return;
+    }
+    auto red = state::RedactForState(resp.state, d.sensitive_paths, hasher);
+    if (red.attributes == r.attributes && red.hashes == r.sensitive_hashes) return;
+    d.action = Action::kUpdate;
+    d.action_reason = kReasonDriftChanged;
+    d.after = red.attributes;
+    drift[i] = d;
+    r.attributes = red.attributes;
+    r.sensitive_hashes = red.hashes;
+  });
+  std::vector<state::ResourceState> kept;
+  for (size_t i = 0; i < resources.size(); ++i) {
+    if (drift[i]) {
+      run.plan.drift.push_back(*drift[i]);
+      if (!gone[i]) run.plan.refreshed.push_back(resources[i]);
+    }
+    if (gone[i]) {
+      run.plan.refreshed_gone.push_back(resources[i].address);
+      continue;
+    }
+    kept.push_back(std::move(resources[i]));
+  }
+  resources = std::move(kept);
+}
+
+// Step: evaluate the configuration with the refreshed state's values.
+void Evaluate(PlanRun& run) {
+  if (!run.ctx.config) return;
+  const state::State& st = run.refreshed;
+  ResourceLookup lookup = [&st](const std::string& address) -> const json* {
+    const auto* r = st.Find(address);
+    return r ? &r->attributes : nullptr;
+  };
+  run.graph = run.ctx.config->Evaluate(lookup, run.diags);
+  run.have_graph = true;
+}
+
+bool PlannedEqualsPrior(const json& planned, const state::ResourceState& prior,
+                        const std::vector<Path>& sensitive, const state::SensitiveHasher& hasher) {
+  if (ContainsUnknown(planned)) return false;
+  auto red = state::RedactForState(planned, sensitive, hasher);
+  return red.attributes == prior.attributes && red.hashes == prior.sensitive_hashes;
+}
+
+// Step: one change per configured instance.
+void Diff(PlanRun& run) {
+  if (!run.have_graph || run.options.mode != PlanMode::kNormal) return;
+  const auto& hasher = run.ctx.store->hasher();
+  const auto& resources = run.graph.resources;
+  std::vector<ResourceChange> changes(resources.size());
+  std::set<std::string> replace_requested(run.options.replace.begin(), run.options.replace.end());
+  ParallelFor(resources.size(), run.options.parallelism, [&](size_t i) {
+    const ResourceInstance& inst = resources[i];
+    ResourceChange& c = changes[i];
+    c.address = inst.address;
+    c.module = inst.module;
+    c.kind = inst.kind;
+    c.name = inst.name;
+    c.key = inst.key;
+    c.provider = inst.provider;
+    c.provider_type = inst.provider_type;
+    c.dependencies = inst.depends_on;
+    c.range = inst.range;
+    c.create_before_destroy = inst.lifecycle.create_before_destroy.value_or(inst.kind == "endpoint");
+    c.config = inst.config;
+    Provider* p = run.GetProvider(inst.provider, inst.provider_type, inst.range, inst.address);
+    c.sensitive_paths = SensitivePaths(p, inst.kind, inst.sensitive_paths);
+    const state::ResourceState* prior = run.refreshed.Find(inst.address);
+    if (prior) {
+      c.prior = *prior;
+      c.prior_dependencies = prior->dependencies;
+      c.before = prior->attributes;
+    }
+    if (!p) return;
+    json prior_plain = prior ? state::RestoreSensitive(prior->attributes, prior->sensitive_hashes,
+                                                       inst.config, hasher)
+                             : json();
+    json cfg = inst.config;
+    if (prior) {
+      for (const auto& path : inst.lifecycle.ignore_changes) {
+        const json* old = AtPath(prior_plain, path);
+        if (old) SetAtPath(cfg, path, *old);
+        else EraseAtPath(cfg, path);
+      }
+    }
+    c.config = cfg;
+    std::string bare = BareKind(inst.kind);
+    PlanResponse resp = p->Plan({bare, inst.address, prior_plain, cfg});
+    if (HasErrors(resp.diagnostics)) {
+      std::lock_guard<std::mutex> lock(run.mu);
+      AddError(run.diags, "E0903", inst.range, inst.address + ": " + ProviderErrors(resp.diagnostics));
+      return;
+    }
+    bool replace = false;
+    if (!prior) {
+      c.action = Action::kCreate;
+      c.action_reason = kReasonNew;
+    } else if (prior->status == state::kStatusTainted) {
+      replace = true;
+      c.action_reason = kReasonTainted;
+    } else if (replace_requested.count(inst.address)) {
+      replace = true;
+      c.action_reason = kReasonReplaceRequested;
+    } else if (PlannedEqualsPrior(resp.planned, *prior, c.sensitive_paths, hasher)) {
+      c.action = Action::kNoop;
+    } else if (!resp.requires_replace.empty()) {
+      replace = true;
+      c.action_reason = kReasonCannotUpdate;
+      c.replace_paths = resp.requires_replace;
+    } else {
+      c.action = Action::kUpdate;
+      c.action_reason = kReasonConfigChanged;
+    }
+    if (replace) {
+      c.action = Action::kReplace;
+      // The new object's plan, as if nothing existed.
+      PlanResponse fresh = p->Plan({bare, inst.address, nullptr, cfg});
+      if (!HasErrors(fresh.diagnostics)) resp.planned = fresh.planned;
+    }
+    c.planned = resp.planned;
+    c.after = RedactPaths(resp.planned, c.sensitive_paths);
+  });
+  run.plan.changes = std::move(changes);
+}
+
+// Step: recorded resources the configuration no longer has are deleted
+// (everything, in destroy mode).
+void Orphans(PlanRun& run) {
+  if (run.options.mode == PlanMode::kRefreshOnly) return;
+  std::set<std::string> configured;
+  for (const auto& c : run.plan.changes) configured.insert(c.address);
+  for (const auto& r : run.refreshed.resources) {
+    if (configured.count(r.address)) continue;
+    ResourceChange c;
+    c.address = r.address;
+    c.module = r.module;
+    c.kind = r.kind;
+    c.name = r.name;
+    c.key = r.key;
+    c.provider = r.provider;
+    c.provider_type = r.provider_type;
+    c.action = Action::kDelete;
+    c.action_reason = run.options.mode == PlanMode::kDestroy ? kReasonDestroy : kReasonNotInConfig;
+    c.before = r.attributes;
+    c.prior = r;
+    c.prior_dependencies = r.dependencies;
+    c.create_before_destroy = r.create_before_destroy;
+    for (const auto& [ptr, h] : r.sensitive_hashes) c.sensitive_paths.push_back(state::PointerToPath(ptr));
+    if (run.have_graph)
+      if (const auto* inst = run.graph.Find(r.address)) c.range = inst->range;
+    run.plan.changes.push_back(std::move(c));
+  }
+  std::sort(run.plan.changes.begin(), run.plan.changes.end(),
+            [](const auto& a, const auto& b) { return a.address < b.address; });
+}
+
+// Step: `replace_triggered_by` — replace when a referenced resource is
+// replaced or updated (with an attribute: when that attribute changes).
+void ReplaceTriggers(PlanRun& run) {
+  if (!run.have_graph) return;
+  bool changed = true;
+  for (int round = 0; changed && round < 100; ++round) {
+    changed = false;
+    for (auto& c : run.plan.changes) {
+      if (c.action != Action::kUpdate && c.action != Action::kNoop) continue;
+      const ResourceInstance* inst = run.graph.Find(c.address);
+      if (!inst) continue;
+      for (const auto& ref : inst->lifecycle.replace_triggered_by) {
+        bool fire = false;
+        for (const auto& other : run.plan.changes) {
+          std::string attr;
+          if (ref == other.address) {
+          } else if (ref.size() > other.address.size() &&
+                     ref.compare(0, other.address.size(), other.address) == 0 &&
+                     ref[other.address.size()] == '.') {
+            attr = ref.substr(other.address.size() + 1);
+          } else if (!AddressMatches(ref, other.address)) {
+            continue;
+          }
+          if (other.action == Action::kReplace || other.action == Action::kCreate) fire = true;
+          if (other.action == Action::kUpdate) {
+            if (attr.empty()) fire = true;
+            else {
+              const json* b = AtPath(other.before, {attr});
+              const json* a = AtPath(other.after, {attr});
+              fire = !b || !a || *a != *b;
+            }
+          }
+          if (fire) break;
+        }
+        // A newly created trigger on an existing resource also replaces it,
+        // except on the very first apply (then both are created).
+        if (fire && c.prior) {
+          c.action = Action::kReplace;
+          c.action_reason = kReasonReplaceTriggered;
+          Provider* p = nullptr;
+          std::string error;
+          if (run.ctx.providers) p = run.ctx.providers->Get(c.provider, c.provider_type, &error);
+          if (p) {
+            PlanResponse fresh = p->Plan({BareKind(c.kind), c.address, nullptr, c.config});
+            if (!HasErrors(fresh.diagnostics)) {
+              c.planned = fresh.planned;
+              c.after = RedactPaths(fresh.planned, c.sensitive_paths);
+            }
+          }
+          changed = true;
+          break;
+        }
+      }
+    }
+  }
+}
+
+// Step: --target keeps the targeted instances and what they depend on.
+void Targeting(PlanRun& run) {
+  if (run.options.targets.empty()) return;
+  std::map<std::string, const ResourceChange*> by_addr;
+  for (const auto& c : run.plan.changes) by_addr[c.address] = &c;
+  std::set<std::string> keep;
+  std::vector<std::string> work;
+  for (const auto& t : run.options.targets) {
+    bool any = false;
+    for (const auto& c : run.plan.changes)
+      if (AddressMatches(t, c.address)) {
+        work.push_back(c.address);
+        any = true;
+      }
+    if (!any)
+      run.diags.Warning("W0902", {}, "--target `" + t + "` matches no resource")
+          .help = "addresses look like `KIND.NAME`, `KIND.NAME[\"key\"]` or `module.NAME`";
+  }
+  while (!work.empty()) {
+    std::string a = work.back();
+    work.pop_back();
+    if (!keep.insert(a).second) continue;
+    auto it = by_addr.find(a);
+    if (it == by_addr.end()) continue;
+    const auto& deps = it->second->action == Action::kDelete ? it->second->prior_dependencies
+                                                               : it->second->dependencies;
+    for (const auto& d : deps) work.push_back(d);
+  }
+  std::vector<ResourceChange> kept;
+  for (auto& c : run.plan.changes)
+    if (keep.count(c.address)) kept.push_back(std::move(c));
+  run.plan.changes = std::move(kept);
+}
+
+// Step: prevent_destroy is an error for any delete or replace.
+void PreventDestroy(PlanRun& run) {
+  for (const auto& c : run.plan.changes) {
+    if (c.action != Action::kDelete && c.action != Action::kReplace) continue;
+    const ResourceInstance* inst = run.have_graph ? run.graph.Find(c.address) : nullptr;
+    if (!inst || !inst->lifecycle.prevent_destroy) continue;
+    AddError(run.diags, "E0904", inst->range,
+             c.address + " has lifecycle.prevent_destroy set, but the plan would " +
+                 (c.action == Action::kDelete ? "destroy" : "replace") + " it",
+             "remove prevent_destroy, or change the plan so it keeps this resource");
+  }
+}
+
+// Step: output changes against the recorded outputs.
+void Outputs(PlanRun& run) {
+  const auto& recorded = run.refreshed.outputs;
+  const auto& hasher = run.ctx.store->hasher();
+  std::map<std::string, OutputChange> out;
+  if (run.have_graph && run.options.mode == PlanMode::kNormal) {
+    for (const auto& [name, v] : run.graph.outputs) {
+      OutputChange o;
+      o.sensitive = v.sensitive;
+      o.after = v.sensitive && !IsUnknown(v.value) ? json(state::kSensitivePlaceholder) : v.value;
+      auto it = recorded.find(name);
+      if (it == recorded.end()) {
+        o.action = Action::kCreate;
+      } else {
+        o.before = it->second.value;
+        bool same;
+        if (IsUnknown(v.value) || ContainsUnknown(v.value)) same = false;
+        else if (v.sensitive || it->second.sensitive) same = !it->second.hash.empty() && hasher.Same(v.value, it->second.hash) && v.sensitive == it->second.sensitive;
+        else same = it->second.value == v.value;
+        o.action = same ? Action::kNoop : Action::kUpdate;
+      }
+      out[name] = o;
+    }
+  }
+  if (run.options.mode != PlanMode::kRefreshOnly) {
+    for (const auto& [name, o] : recorded) {
+      if (out.count(name)) continue;
+      out[name] = OutputChange{Action::kDelete, o.value, nullptr, o.sensitive};
+    }
+  }
+  run.plan.outputs = std::move(out);
+}
+
+// Step: hourly cost before and after, from the catalog's GPU prices.
+void CostStep(PlanRun& run) {
+  if (!run.options.prices) return;
+  std::vector<std::pair<std::string, json>> before, after;
+  for (const auto& r : run.refreshed.resources) before.push_back({r.kind, r.attributes});
+  std::set<std::string> planned;
+  for (const auto& c : run.plan.changes) {
+    planned.insert(c.address);
+    if (c.action == Action::kDelete) continue;
+    after.push_back({c.kind, c.action == Action::kNoop && c.prior ? c.prior->attributes : c.after});
+  }
+  // Resources outside the plan (--target) keep costing what they cost.
+  for (const auto& r : run.refreshed.resources)
+    if (!planned.count(r.address)) after.push_back({r.kind, r.attributes});
+  bool any_before = false, any_after = false;
+  auto b = HourlyCost(before, run.options.prices, &any_before);
+  auto a = HourlyCost(after, run.options.prices, &any_after);
+  if (!(any_before || any_after) || !a || !b) return;
+  run.plan.cost = Cost{*b, *a};
+}
+
+struct Step {
+  const char* name;
+  void (*run)(PlanRun&);
+};
+
+// The planner, as an ordered list of named steps.
+const Step kPlanSteps[] = {
+    {"reconcile-journal", ReconcileJournal},
+    {"refresh", Refresh},
+    {"evaluate", Evaluate},
+    {"diff", Diff},
+    {"orphans", Orphans},
+    {"replace-triggers", ReplaceTriggers},
+    {"targeting", Targeting},
+    {"prevent-destroy", PreventDestroy},
+    {"outputs", Outputs},
+    {"cost", CostStep},
+};
+
+}  // namespace
+
+Plan MakePlan(const PlanContext& ctx, const PlanOptions& options, Diagnostics& diags) {
+  PlanRun run{ctx, options, diags, {}, {}, {}, false, {}};
+  run.plan.mode = options.mode;
+  run.plan.variables_hash = options.variables_hash;
+  if (ctx.config) run.plan.config_hash = ctx.config->ConfigHash();
+  run.plan.state_existed = ctx.store->Exists();
+  for (const auto& step : kPlanSteps) {
+    step.run(run);
+    // Evaluation errors make everything after meaningless.
+    if (std::string(step.name) == "evaluate" && diags.HasErrors()) break;
+  }
+  // Recorded after reconciliation (which may write state).
+  state::State current = ctx.store->Current();
+  run.plan.state_existed = ctx.store->Exists();
+  run.plan.lineage = current.lineage;
+  run.plan.serial = current.serial;
+  run.plan.errored = diags.HasErrors();
+  if (options.mode == PlanMode::kRefreshOnly) run.plan.changes.clear();
+  return std::move(run.plan);
+}
+
+}  // namespace kiln::planner
