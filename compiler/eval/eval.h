@@ -1,0 +1,52 @@
+// Evaluation: walks each module's declarations in dependency order, expands
+// `for`/`if` on resources and modules, evaluates every expression to a
+// Value (unknowns for computed attributes not in state, sensitive marks
+// propagated), checks asserts and GPU placement, and fills a ConfigGraph.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "compiler/check/check.h"
+#include "compiler/config_graph.h"
+#include "compiler/value/value.h"
+
+namespace kiln {
+
+// Evaluates the whole program. `inputs` are the root module's input values
+// (already converted to their types).
+ConfigGraph EvaluateProgram(const Program& program, const std::map<std::string, Value>& inputs,
+                            const ResourceLookup& lookup, Diagnostics& diags);
+
+// Evaluates the program, then `expr` in the root module's scope.
+Value EvaluateInRoot(const Program& program, const std::map<std::string, Value>& inputs,
+                     const ResourceLookup& lookup, const ast::Expr* expr, Diagnostics& diags);
+
+// Evaluates an expression over constants only (defaults, --var text).
+Value EvaluateConstant(const Program& program, const ast::Expr* expr, Diagnostics& diags);
+
+// Evaluates the standard library and returns one of its `let`s (the catalog).
+Value EvaluatePreludeValue(const Program& program, const std::string& name, Diagnostics& diags);
+
+// Converts a value to a type: int -> float, int -> range, gpu strings and
+// records, record defaults, literal-union membership. With `from_json`, also
+// the JSON forms (ms -> duration, {min,max} -> range, quantity strings).
+// Returns false with *error in words.
+bool CoerceValue(const Program& program, const Value& in, const TypeRef& type, bool from_json,
+                 Value* out, std::string* error);
+
+// An input value given as text on the command line (`--var n=8`,
+// `--var t=2h`, `--var tags='["a"]'`), read by the input's type.
+bool ParseRawInput(const Program& program, const std::string& text, const TypeRef& type, Value* out,
+                   std::string* error);
+
+// Builtin functions of LANGUAGE.md §9. `module_dir` resolves file().
+struct BuiltinContext {
+  const GpuCatalog* catalog = nullptr;
+  std::string module_dir;
+};
+bool CallBuiltin(const std::string& name, const std::vector<Value>& args, const BuiltinContext& ctx,
+                 Value* out, std::string* error);
+
+}  // namespace kiln

@@ -1,0 +1,124 @@
+// Runtime values of the Kiln language. Values are small and cheap to copy:
+// strings, lists, maps and resources are shared immutable payloads. Every
+// value carries a sensitive mark that operations propagate.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+enum class ValueKind : uint8_t {
+  kNull, kBool, kInt, kFloat, kString, kDuration, kBytes, kRange, kGpu,
+  kList, kMap, kResource, kUnknown,
+};
+
+class Value;
+using ValueList = std::vector<Value>;
+using ValueMap = std::map<std::string, Value>;
+
+// A GPU request: a catalog model (canonical name) or a minimum memory.
+struct GpuRequest {
+  std::string model;   // "" when requested by memory
+  int64_t memory = 0;  // bytes; 0 when requested by model
+  int64_t count = 1;
+};
+
+// A resource instance as a value: its address and attributes (computed ones
+// from state, or unknown).
+struct ResourceData {
+  std::string address;
+  std::string kind;
+  ValueMap attrs;
+};
+
+class Value {
+ public:
+  Value() = default;
+  static Value Bool(bool b);
+  static Value Int(int64_t i);
+  static Value Float(double f);
+  static Value String(std::string s);
+  static Value Duration(int64_t ms);
+  static Value Bytes(int64_t b);
+  static Value Range(int64_t min, int64_t max);
+  static Value Gpu(GpuRequest g);
+  static Value List(ValueList items);
+  static Value Map(ValueMap items);
+  static Value Resource(ResourceData data);
+  static Value Unknown();
+
+  ValueKind kind() const { return kind_; }
+  bool is_null() const { return kind_ == ValueKind::kNull; }
+  bool is_unknown() const { return kind_ == ValueKind::kUnknown; }
+  bool sensitive() const { return sensitive_; }
+  // Returns a copy with the sensitive mark set (or cleared).
+  Value WithSensitive(bool s = true) const {
+    Value v = *this;
+    v.sensitive_ = s;
+    return v;
+  }
+
+  bool AsBool() const { return i_ != 0; }
+  int64_t AsInt() const { return i_; }
+  // Ints widen to float.
+  double AsNumber() const { return kind_ == ValueKind::kFloat ? f_ : static_cast<double>(i_); }
+  int64_t Quantity() const { return i_; }  // ms or bytes
+  int64_t RangeMin() const { return i_; }
+  int64_t RangeMax() const { return j_; }
+  const std::string& AsString() const;
+  const GpuRequest& AsGpu() const;
+  const ValueList& AsList() const;
+  const ValueMap& AsMap() const;
+  const ResourceData& AsResource() const;
+
+  bool IsNumber() const { return kind_ == ValueKind::kInt || kind_ == ValueKind::kFloat; }
+  // True when no unknown appears anywhere inside.
+  bool IsWhollyKnown() const;
+  // True when the value or anything inside is sensitive.
+  bool ContainsSensitive() const;
+
+  // Deep equality; sensitivity is ignored, ints equal floats of the same value.
+  bool Equals(const Value& other) const;
+
+ private:
+  ValueKind kind_ = ValueKind::kNull;
+  bool sensitive_ = false;
+  union {
+    int64_t i_ = 0;
+    double f_;
+  };
+  int64_t j_ = 0;
+  std::shared_ptr<const void> ptr_;
+};
+
+const char* ValueKindName(ValueKind k);
+
+// Canonical text: "90m", "2h", "1GiB", "0.001".
+std::string FormatDuration(int64_t ms);
+std::string FormatBytes(int64_t bytes);
+std::string FormatFloat(double f);
+std::string FormatGpu(const GpuRequest& g);
+// How a value appears inside a string (interpolation, tostring, keys).
+// Strings are raw; collections are their compact JSON.
+std::string DisplayString(const Value& v);
+
+struct JsonOptions {
+  bool redact = false;            // sensitive values become "(sensitive)"
+  bool resource_as_address = true;  // a resource reference is its address
+};
+// The JSON forms of LANGUAGE.md §9.
+nlohmann::json ToJson(const Value& v, const JsonOptions& options = {});
+// JSON back to a value: numbers, strings, lists, objects;
+// {"$unknown": true} becomes unknown.
+Value FromJson(const nlohmann::json& j);
+
+// Paths (object keys and list indices) of every sensitive part of `v`.
+void CollectSensitivePaths(const Value& v, std::vector<std::string>& prefix,
+                           std::vector<std::vector<std::string>>* out);
+
+}  // namespace kiln
