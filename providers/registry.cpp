@@ -13,6 +13,7 @@
 #include <set>
 
 #include "providers/discovery.h"
+#include "providers/local/local_provider.h"
 #include "providers/rpc/rpc_provider.h"
 
 namespace kiln {
@@ -31,6 +32,7 @@ BuiltinTable& Builtins() {
   // static initialisers, which a static library would silently drop.
   static BuiltinTable* table = [] {
     auto* t = new BuiltinTable;
+    t->factories["local"] = [] { return NewLocalProvider(); };
     return t;
   }();
   return *table;
