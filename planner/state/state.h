@@ -148,6 +148,17 @@ nlohmann::json RestoreSensitive(const nlohmann::json& attributes,
 std::string PathToPointer(const Path& path);  // {"env","TOKEN"} -> "/env/TOKEN"
 Path PointerToPath(const std::string& pointer);
 
+// An instance address split into its parts: `module.eu["k"].slurm.reservation.r[0]`
+// -> module `module.eu["k"]`, kind `slurm.reservation`, name `r`, key 0. The
+// last dotted name before the key is the name; what precedes it is the kind.
+struct ParsedAddress {
+  std::string module;
+  std::string kind;
+  std::string name;
+  nlohmann::json key;  // null, string or integer
+};
+std::optional<ParsedAddress> ParseAddress(const std::string& address);
+
 // A fresh random uuid v4 (from /dev/urandom).
 std::string NewUuid();
 // The current time as RFC 3339 UTC, "2026-11-26T20:32:20Z".
