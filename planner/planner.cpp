@@ -344,6 +344,18 @@ void Diff(PlanRun& run) {
     }
     c.planned = resp.planned;
     c.after = RedactPaths(resp.planned, c.sensitive_paths);
+    if (prior && c.action != Action::kNoop) {
+      for (const auto& path : c.sensitive_paths) {
+        const json* v = AtPath(resp.planned, path);
+        auto h = prior->sensitive_hashes.find(state::PathToPointer(path));
+        bool had = h != prior->sensitive_hashes.end();
+        if (!v || v->is_null()) {
+          if (had) c.sensitive_changed.push_back(path);
+          continue;
+        }
+        if (!had || !hasher.Same(*v, h->second)) c.sensitive_changed.push_back(path);
+      }
+    }
   });
   run.plan.changes = std::move(changes);
 }

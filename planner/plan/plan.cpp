@@ -356,6 +356,7 @@ json SavedPlanToJson(const Plan& plan) {
     a["after"] = c.after;  // redacted, unknown markers kept
     a["sensitive_paths"] = PathsJson(c.sensitive_paths);
     a["replace_paths"] = PathsJson(c.replace_paths);
+    a["sensitive_changed"] = PathsJson(c.sensitive_changed);
     a["dependencies"] = c.dependencies;
     a["prior_dependencies"] = c.prior_dependencies;
     a["create_before_destroy"] = c.create_before_destroy;
@@ -415,6 +416,7 @@ bool SavedPlanFromJson(const json& j, Plan* out, std::string* error) {
     c.after = a.value("after", json());
     c.sensitive_paths = PathsFrom(a.value("sensitive_paths", json::array()));
     c.replace_paths = PathsFrom(a.value("replace_paths", json::array()));
+    c.sensitive_changed = PathsFrom(a.value("sensitive_changed", json::array()));
     c.dependencies = a.value("dependencies", std::vector<std::string>{});
     c.prior_dependencies = a.value("prior_dependencies", std::vector<std::string>{});
     c.create_before_destroy = a.value("create_before_destroy", false);

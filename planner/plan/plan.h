@@ -46,6 +46,8 @@ struct ResourceChange {
   nlohmann::json after;   // redacted; unknown leaves {"$unknown": true}; null when deleted
   std::vector<Path> sensitive_paths;
   std::vector<Path> replace_paths;  // attributes that force the replacement
+  // Sensitive attributes whose value changes (both sides render "(sensitive)").
+  std::vector<Path> sensitive_changed;
   // Apply ordering: configuration dependencies (for creates and updates) and
   // the recorded ones (for deletes).
   std::vector<std::string> dependencies;

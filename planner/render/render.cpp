@@ -1,0 +1,382 @@
+#include "planner/render/render.h"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+namespace kiln::planner {
+
+using nlohmann::json;
+
+namespace {
+
+bool IsSensitive(const json& v) { return v.is_string() && v.get<std::string>() == state::kSensitivePlaceholder; }
+
+std::string Scalar(const json& v) {
+  if (IsUnknown(v)) return "(known after apply)";
+  if (IsSensitive(v)) return "(sensitive)";
+  if (v.is_null()) return "null";
+  return v.dump();
+}
+
+bool Composite(const json& v) { return (v.is_object() && !IsUnknown(v)) || v.is_array(); }
+
+std::string Money(double v) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "$%.2f/h", v < 0 ? -v : v);
+  return buf;
+}
+
+struct Colors {
+  bool on;
+  std::string Wrap(char marker, const std::string& s) const {
+    if (!on) return s;
+    const char* c = marker == '+' ? "\x1b[32m" : marker == '-' ? "\x1b[31m" : marker == '~' ? "\x1b[33m" : "";
+    if (!*c) return s;
+    return c + s + "\x1b[0m";
+  }
+};
+
+// Writes the diff of two values as attribute lines. `marker` per line: '+',
+// '-', '~' or ' '. Lines are "<indent><marker> <key> = <value>".
+class DiffWriter {
+ public:
+  DiffWriter(const std::vector<Path>& replace_paths, const std::vector<Path>& sensitive_changed,
+             const Colors& colors, bool hide_unchanged)
+      : replace_paths_(replace_paths), sensitive_changed_(sensitive_changed), colors_(colors),
+        hide_unchanged_(hide_unchanged) {}
+
+  void Object(const json& before, const json& after, const Path& path, int indent) {
+    std::set<std::string> keys;
+    if (before.is_object())
+      for (auto it = before.begin(); it != before.end(); ++it) keys.insert(it.key());
+    if (after.is_object())
+      for (auto it = after.begin(); it != after.end(); ++it) keys.insert(it.key());
+    size_t width = 0;
+    for (const auto& k : keys) width = std::max(width, KeyText(k).size());
+    int hidden = 0;
+    for (const auto& k : keys) {
+      const json* b = before.is_object() && before.contains(k) ? &before[k] : nullptr;
+      const json* a = after.is_object() && after.contains(k) ? &after[k] : nullptr;
+      if ((b && b->is_null() && !a) || (a && a->is_null() && !b)) continue;
+      if (b && a && *a == *b && !IsUnknown(*a) && hide_unchanged_ && k != "id" && k != "name" &&
+          !SensitiveChanged(p_of(path, k))) {
+        ++hidden;
+        continue;
+      }
+      Path p = path;
+      p.push_back(k);
+      Attr(KeyText(k), width, b, a, p, indent);
+    }
+    if (hidden > 0)
+      Line(' ', indent, "# (" + std::to_string(hidden) + " unchanged attribute" +
+                            (hidden == 1 ? "" : "s") + " hidden)");
+  }
+
+  std::string str() const { return out_.str(); }
+
+ private:
+  static std::string KeyText(const std::string& k) {
+    bool plain = !k.empty() && !isdigit(static_cast<unsigned char>(k[0]));
+    for (char c : k)
+      if (!isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') plain = false;
+    return plain ? k : json(k).dump();
+  }
+
+  void Line(char marker, int indent, const std::string& text) {
+    std::string s = std::string(indent, ' ') + marker + " " + text;
+    out_ << colors_.Wrap(marker, s) << "\n";
+  }
+
+  static Path p_of(const Path& path, const std::string& k) {
+    Path p = path;
+    p.push_back(k);
+    return p;
+  }
+  bool SensitiveChanged(const Path& p) const {
+    return std::find(sensitive_changed_.begin(), sensitive_changed_.end(), p) != sensitive_changed_.end();
+  }
+
+  bool Forces(const Path& p) const {
+    return std::find(replace_paths_.begin(), replace_paths_.end(), p) != replace_paths_.end();
+  }
+
+  void Attr(const std::string& key, size_t width, const json* b, const json* a, const Path& p,
+            int indent) {
+    std::string lhs = key + std::string(width - key.size(), ' ') + " = ";
+    std::string forces = Forces(p) ? " # forces replacement" : "";
+    if (a && !b) return Value('+', lhs, *a, p, indent, forces);
+    if (b && !a) return Value('-', lhs, *b, p, indent, " -> null" + forces);
+    if (*a == *b && !IsUnknown(*a) && !SensitiveChanged(p)) return Value(' ', lhs, *a, p, indent, "");
+    if (Composite(*a) && Composite(*b) && a->type() == b->type()) {
+      Line('~', indent, lhs + (a->is_object() ? "{" : "[") + forces);
+      if (a->is_object()) {
+        Object(*b, *a, p, indent + 4);
+      } else {
+        size_t n = std::max(a->size(), b->size());
+        for (size_t i = 0; i < n; ++i) {
+          Path ip = p;
+          ip.push_back(std::to_string(i));
+          const json* bi = i < b->size() ? &(*b)[i] : nullptr;
+          const json* ai = i < a->size() ? &(*a)[i] : nullptr;
+          if (ai && !bi) Value('+', "", *ai, ip, indent + 4, ",");
+          else if (bi && !ai) Value('-', "", *bi, ip, indent + 4, ",");
+          else if (*ai == *bi) Value(' ', "", *ai, ip, indent + 4, ",");
+          else Line('~', indent + 4, Scalar(*bi) + " -> " + Scalar(*ai) + ",");
+        }
+      }
+      Line(' ', indent + 2, a->is_object() ? "}" : "]");
+      return;
+    }
+    Line('~', indent, lhs + Inline(*b) + " -> " + Inline(*a) + forces);
+  }
+
+  static std::string Inline(const json& v) {
+    if (!Composite(v)) return Scalar(v);
+    // Compact, with placeholders shown as words.
+    if (v.is_array()) {
+      std::string s = "[";
+      for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + Inline(v[i]);
+      return s + "]";
+    }
+    std::string s = "{";
+    bool first = true;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      s += (first ? " " : ", ") + KeyText(it.key()) + " = " + Inline(it.value());
+      first = false;
+    }
+    return s + (first ? "}" : " }");
+  }
+
+  void Value(char marker, const std::string& lhs, const json& v, const Path& p, int indent,
+             const std::string& suffix) {
+    if (!Composite(v) || v.empty()) {
+      Line(marker, indent, lhs + (Composite(v) ? (v.is_array() ? "[]" : "{}") : Scalar(v)) + suffix);
+      return;
+    }
+    Line(marker, indent, lhs + (v.is_object() ? "{" : "["));
+    if (v.is_object()) {
+      size_t width = 0;
+      for (auto it = v.begin(); it != v.end(); ++it) width = std::max(width, KeyText(it.key()).size());
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        Path ip = p;
+        ip.push_back(it.key());
+        std::string k = KeyText(it.key());
+        Value(marker, k + std::string(width - k.size(), ' ') + " = ", it.value(), ip, indent + 4, "");
+      }
+    } else {
+      for (size_t i = 0; i < v.size(); ++i) {
+        Path ip = p;
+        ip.push_back(std::to_string(i));
+        Value(marker, "", v[i], ip, indent + 4, ",");
+      }
+    }
+    Line(marker == '~' ? ' ' : marker, indent + 2, std::string(v.is_object() ? "}" : "]") + suffix);
+  }
+
+  const std::vector<Path>& replace_paths_;
+  const std::vector<Path>& sensitive_changed_;
+  const Colors& colors_;
+  bool hide_unchanged_;
+  std::ostringstream out_;
+};
+
+std::string Marker(const ResourceChange& c) {
+  switch (c.action) {
+    case Action::kCreate: return "  +";
+    case Action::kUpdate: return "  ~";
+    case Action::kReplace: return c.create_before_destroy ? "+/-" : "-/+";
+    case Action::kDelete: return "  -";
+    case Action::kRead: return " <=";
+    default: return "   ";
+  }
+}
+
+std::string Block(const ResourceChange& c, bool drift, const Colors& colors) {
+  std::ostringstream out;
+  out << "  # " << c.address << " " << DescribeChange(c, drift) << "\n";
+  std::string marker = Marker(c);
+  char m = marker.back() == '+' && marker[0] == ' ' ? '+' : marker[0] == '-' || marker[0] == '+' ? '~' : marker.back();
+  if (c.action == Action::kDelete) m = '-';
+  out << colors.Wrap(m, marker + " " + c.address + " {") << "\n";
+  DiffWriter w(c.replace_paths, c.sensitive_changed, colors, c.action == Action::kUpdate || c.action == Action::kReplace);
+  json before = c.action == Action::kCreate ? json() : c.before;
+  json after = c.action == Action::kDelete ? json() : c.after;
+  w.Object(before.is_object() ? before : json::object(), after.is_object() ? after : json::object(), {}, 4);
+  out << w.str() << "    }\n";
+  return out.str();
+}
+
+std::string OutputValue(const json& v, bool sensitive) {
+  if (sensitive && !v.is_null() && !IsUnknown(v)) return "(sensitive)";
+  if (IsUnknown(v)) return "(known after apply)";
+  return v.dump();
+}
+
+}  // namespace
+
+std::string DescribeChange(const ResourceChange& c, bool drift) {
+  if (drift) return c.action == Action::kDelete ? "has been deleted outside of kiln" : "has changed outside of kiln";
+  const std::string& r = c.action_reason;
+  switch (c.action) {
+    case Action::kCreate: return "will be created";
+    case Action::kUpdate: return "will be updated in place";
+    case Action::kDelete:
+      return r == kReasonNotInConfig ? "will be destroyed (no longer in the configuration)"
+                                     : "will be destroyed";
+    case Action::kReplace: {
+      std::string how = c.create_before_destroy ? " (new one created before the old one is destroyed)" : "";
+      if (r == kReasonReplaceRequested) return "will be replaced, as requested with --replace" + how;
+      if (r == kReasonTainted) return "is tainted (its create did not finish), so must be replaced" + how;
+      if (r == kReasonReplaceTriggered) return "will be replaced because of lifecycle.replace_triggered_by" + how;
+      std::string attrs;
+      for (const auto& p : c.replace_paths) {
+        std::string s;
+        for (const auto& k : p) s += (s.empty() ? "" : ".") + k;
+        attrs += (attrs.empty() ? "" : ", ") + s;
+      }
+      return "must be replaced" + (attrs.empty() ? "" : " (" + attrs + " cannot be updated in place)") + how;
+    }
+    case Action::kRead: return "will be read";
+    default: return "has no changes";
+  }
+}
+
+std::string SummaryLine(const Plan& plan) {
+  auto s = plan.summary();
+  return "Plan: " + std::to_string(s.add) + " to add, " + std::to_string(s.change) + " to change, " +
+         std::to_string(s.replace) + " to replace, " + std::to_string(s.destroy) + " to destroy.";
+}
+
+std::string CostLine(const Plan& plan) {
+  if (!plan.cost) return "";
+  double d = plan.cost->delta();
+  return "Cost: " + Money(plan.cost->before_hourly) + " -> " + Money(plan.cost->after_hourly) + " (" +
+         (d < 0 ? "-" : "+") + Money(d) + ")";
+}
+
+std::string RenderText(const Plan& plan, const RenderOptions& options) {
+  Colors colors{options.color};
+  std::ostringstream out;
+  if (!plan.drift.empty()) {
+    out << "Objects have changed outside of kiln:\n\n";
+    for (const auto& c : plan.drift) out << Block(c, true, colors) << "\n";
+    if (plan.mode == PlanMode::kRefreshOnly)
+      out << "This is a refresh-only plan: applying it records the changes above in state.\n\n";
+    else
+      out << "Unless the configuration changes them back, these changes are kept.\n\n";
+  }
+  bool any = false;
+  for (const auto& c : plan.changes)
+    if (c.action != Action::kNoop) any = true;
+  bool outputs = false;
+  for (const auto& [n, o] : plan.outputs)
+    if (o.action != Action::kNoop) outputs = true;
+  if (!any && !outputs) {
+    if (plan.mode != PlanMode::kRefreshOnly || plan.drift.empty())
+      out << "No changes. The infrastructure matches the configuration.\n";
+    return out.str();
+  }
+  if (any) {
+    out << "kiln will perform the following actions:\n\n";
+    for (const auto& c : plan.changes)
+      if (c.action != Action::kNoop) out << Block(c, false, colors) << "\n";
+  }
+  out << SummaryLine(plan) << "\n";
+  if (plan.cost) out << CostLine(plan) << "\n";
+  if (outputs) {
+    out << "\nChanges to outputs:\n";
+    size_t width = 0;
+    for (const auto& [n, o] : plan.outputs) width = std::max(width, n.size());
+    for (const auto& [n, o] : plan.outputs) {
+      std::string pad(width - n.size(), ' ');
+      switch (o.action) {
+        case Action::kCreate:
+          out << colors.Wrap('+', "  + " + n + pad + " = " + OutputValue(o.after, o.sensitive)) << "\n";
+          break;
+        case Action::kUpdate:
+          out << colors.Wrap('~', "  ~ " + n + pad + " = " + OutputValue(o.before, o.sensitive) + " -> " +
+                                      OutputValue(o.after, o.sensitive)) << "\n";
+          break;
+        case Action::kDelete:
+          out << colors.Wrap('-', "  - " + n + pad + " = " + OutputValue(o.before, o.sensitive) + " -> null") << "\n";
+          break;
+        default: break;
+      }
+    }
+  }
+  return out.str();
+}
+
+std::string RenderJson(const Plan& plan) { return PlanToJson(plan).dump(2) + "\n"; }
+
+std::string RenderMarkdown(const Plan& plan) {
+  std::ostringstream out;
+  bool any = false;
+  for (const auto& c : plan.changes)
+    if (c.action != Action::kNoop) any = true;
+  if (!any && plan.drift.empty()) {
+    bool outputs = false;
+    for (const auto& [n, o] : plan.outputs)
+      if (o.action != Action::kNoop) outputs = true;
+    if (!outputs) return "**kiln plan:** no changes.\n";
+  }
+  auto s = plan.summary();
+  out << "### kiln plan: " << s.add << " to add, " << s.change << " to change, " << s.replace
+      << " to replace, " << s.destroy << " to destroy";
+  if (plan.cost) {
+    double d = plan.cost->delta();
+    out << " · " << (d < 0 ? "-" : "+") << Money(d) << " (" << Money(plan.cost->before_hourly)
+        << " → " << Money(plan.cost->after_hourly) << ")";
+  }
+  out << "\n\n";
+  std::vector<std::string> danger;
+  for (const auto& c : plan.changes)
+    if (c.action == Action::kDelete || c.action == Action::kReplace)
+      danger.push_back("`" + c.address + "` (" + (c.action == Action::kDelete ? "destroy" : "replace") + ")");
+  if (!danger.empty()) {
+    out << "> :warning: **This plan destroys or replaces:** ";
+    for (size_t i = 0; i < danger.size(); ++i) out << (i ? ", " : "") << danger[i];
+    out << "\n\n";
+  }
+  if (!plan.drift.empty()) {
+    out << "**Changed outside of kiln:** ";
+    for (size_t i = 0; i < plan.drift.size(); ++i)
+      out << (i ? ", " : "") << "`" << plan.drift[i].address << "` ("
+          << (plan.drift[i].action == Action::kDelete ? "deleted" : "changed") << ")";
+    out << "\n\n";
+  }
+  if (any) {
+    out << "| Address | Action | Reason |\n| --- | --- | --- |\n";
+    for (const auto& c : plan.changes) {
+      if (c.action == Action::kNoop) continue;
+      out << "| `" << c.address << "` | " << ActionName(c.action) << " | " << DescribeChange(c, false)
+          << " |\n";
+    }
+    out << "\n";
+    for (const auto& c : plan.changes) {
+      if (c.action == Action::kNoop) continue;
+      out << "<details><summary><code>" << c.address << "</code> " << ActionName(c.action)
+          << "</summary>\n\n```diff\n";
+      std::string block = Block(c, false, Colors{false});
+      // A diff fence colours by the first column: move each marker there.
+      std::istringstream lines(block);
+      std::string line;
+      while (std::getline(lines, line)) {
+        size_t i = line.find_first_not_of(' ');
+        if (i == std::string::npos || line.compare(i, 2, "# ") == 0) continue;
+        char m = line[i];
+        if ((m == '+' || m == '-' || m == '~') && i + 1 < line.size() && line[i + 1] == ' ') {
+          out << (m == '~' ? '!' : m) << line.substr(0, i) << line.substr(i + 1) << "\n";
+        } else {
+          out << " " << line << "\n";
+        }
+      }
+      out << "```\n\n</details>\n\n";
+    }
+  }
+  out << SummaryLine(plan) << "\n";
+  return out.str();
+}
+
+}  // namespace kiln::planner
