@@ -985,6 +985,16 @@ class LocalProvider : public Provider {
     json state = c;
     state["id"] = id;
     state["log_dir"] = dir.string();
+    auto save_state = [&] {
+      json saved = state;
+      if (saved.contains("secrets")) saved["secrets"] = json::object();  // never on disk in clear
+      WriteText(dir / "state.json", saved.dump(2));
+    };
+    if (create) {
+      // Before any process starts: read with state null finds them by this.
+      state["status"] = "starting";
+      save_state();
+    }
     std::vector<Replica> now;
     bool ok = true;
     // Replicas one at a time: a rolling restart keeps the others serving.
@@ -1020,9 +1030,7 @@ class LocalProvider : public Provider {
     state["urls"] = urls;
     state["url"] = urls.empty() ? json("") : urls[0];
     state["status"] = ok ? "ready" : "failed";
-    json saved = state;
-    if (saved.contains("secrets")) saved["secrets"] = json::object();
-    WriteText(dir / "state.json", saved.dump(2));
+    save_state();
     resp.state = state;
     return resp;
   }
