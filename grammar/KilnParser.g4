@@ -40,6 +40,11 @@ struct KilnNestingTooDeep : std::exception {
 // ------------------------------------------------------------ entry points
 
 file_     : decl* EOF ;
+// One declaration and the token after it (a declaration start or EOF), so
+// that prediction inside the declaration sees what may follow it; Parse()
+// parses declarations one at a time with this rule and rewinds past the
+// follower.
+declUnit  : decl (EOF | INPUT | LET | OUTPUT | ASSERT | TYPE | PROVIDER | MODULE | BACKEND | IDENT) ;
 exprOnly  : expr EOF ;
 typeOnly  : typeExpr EOF ;
 

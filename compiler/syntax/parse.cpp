@@ -79,6 +79,51 @@ class RecordingStrategy : public antlr4::DefaultErrorStrategy {
   }
 };
 
+// Full-context prediction for every decision, without the SLL first try that
+// ANTLR's LL mode makes. SLL treats the end of a decision's rule as "anything
+// may follow", which can pick an alternative that fails later and so report
+// an error at the wrong token (`f(1 2)` as `f` followed by a stray `(`).
+// Only used to re-parse a declaration that already failed, so speed does
+// not matter here.
+// Installed as the parser's simulator; full_context_only switches it.
+class FullContextSimulator : public antlr4::atn::ParserATNSimulator {
+ public:
+  FullContextSimulator(antlr4::Parser* parser, const antlr4::atn::ATN& atn,
+                       std::vector<antlr4::dfa::DFA>& dfas, antlr4::atn::PredictionContextCache& cache)
+      : ParserATNSimulator(parser, atn, dfas, cache), dfas_(dfas) {}
+
+  bool full_context_only = false;
+
+  size_t adaptivePredict(antlr4::TokenStream* input, size_t decision,
+                         antlr4::ParserRuleContext* outer) override {
+    if (!full_context_only) return ParserATNSimulator::adaptivePredict(input, decision, outer);
+    _input = input;
+    _startIndex = input->index();
+    _outerContext = outer;
+    antlr4::dfa::DFA& dfa = dfas_[decision];
+    _dfa = &dfa;
+    ssize_t marker = input->mark();
+    size_t index = _startIndex;
+    struct Restore {
+      FullContextSimulator* self;
+      antlr4::TokenStream* input;
+      ssize_t marker;
+      size_t index;
+      ~Restore() {
+        self->mergeCache.clear();
+        self->_dfa = nullptr;
+        input->seek(index);
+        input->release(marker);
+      }
+    } restore{this, input, marker, index};
+    std::unique_ptr<antlr4::atn::ATNConfigSet> s0 = computeStartState(dfa.atnStartState, outer, true);
+    return execATNWithFullContext(dfa, nullptr, s0.get(), input, index, outer);
+  }
+
+ private:
+  std::vector<antlr4::dfa::DFA>& dfas_;
+};
+
 std::string Quote(std::string_view s) {
   std::string out = "`";
   size_t n = 0;
@@ -119,6 +164,16 @@ class Session {
         diags_(diags),
         bail_(std::make_shared<antlr4::BailErrorStrategy>()),
         recording_(std::make_shared<RecordingStrategy>()) {
+    // The DFA cache is shared by every parse (ANTLR guards it with locks).
+    static auto* dfas = [] {
+      auto* v = new std::vector<antlr4::dfa::DFA>();
+      const antlr4::atn::ATN& atn = kiln_antlr::KilnParser(nullptr).getATN();
+      for (size_t i = 0; i < atn.getNumberOfDecisions(); ++i) v->emplace_back(atn.getDecisionState(i), i);
+      return v;
+    }();
+    static auto* cache = new antlr4::atn::PredictionContextCache();
+    simulator_ = new FullContextSimulator(&parser_, parser_.getATN(), *dfas, *cache);
+    parser_.setInterpreter(simulator_);  // the parser owns it
     view_.sm = &sm;
     view_.file_id = file_id;
     view_.text = sm.Text(file_id);
@@ -137,11 +192,11 @@ class Session {
     AstBuilder builder = Builder();
     while (tokens_.LA(1) != antlr4::Token::EOF) {
       size_t start = tokens_.index();
-      P::DeclContext* decl = ParseUnit<P::DeclContext>([&] { return parser_.decl(); });
-      if (decl) {
-        file.decls.push_back(builder.Decl(decl));
+      P::DeclUnitContext* unit = ParseUnit<P::DeclUnitContext>([&] { return parser_.declUnit(); });
+      if (unit) {
+        file.decls.push_back(builder.Decl(unit->decl()));
         // Free this declaration's parse tree before the next one.
-        size_t next = tokens_.index();
+        size_t next = unit->decl()->getStop()->getTokenIndex() + 1;
         parser_.reset();
         tokens_.seek(next);
         continue;
@@ -158,9 +213,7 @@ class Session {
   }
 
  private:
-  void SetMode(antlr4::atn::PredictionMode mode) {
-    parser_.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(mode);
-  }
+  void SetMode(antlr4::atn::PredictionMode mode) { simulator_->setPredictionMode(mode); }
 
   // SLL + bail first, then LL with error recording. Returns null after
   // reporting an error; error_index_ is then the offending token's index.
@@ -179,9 +232,14 @@ class Session {
     tokens_.seek(start);
     recording_->error = SyntaxError();
     parser_.setErrorHandler(recording_);
-    SetMode(antlr4::atn::PredictionMode::LL);
+    struct UseFullContext {
+      FullContextSimulator* sim;
+      explicit UseFullContext(FullContextSimulator* s) : sim(s) { sim->full_context_only = true; }
+      ~UseFullContext() { sim->full_context_only = false; }
+    };
     Ctx* result = nullptr;
     try {
+      UseFullContext use(simulator_);
       result = rule();
     } catch (const antlr4::ParseCancellationException&) {
       ReportSyntaxError(recording_->error, start);
@@ -230,6 +288,11 @@ class Session {
     }
     if (type != KilnLexer::IDENT) return false;
     if (nt == KilnLexer::IDENT) return true;
+    // `cluster {` (a resource missing its name) at the left margin.
+    if (view_.Loc(view_.Begin(t)).column == 1 &&
+        (nt == KilnLexer::LBRACE || nt == KilnLexer::FOR || nt == KilnLexer::IF)) {
+      return true;
+    }
     if (nt == KilnLexer::DOT) {
       antlr4::Token* kind = NextVisible(next->getTokenIndex());
       if (!IsAnyName(kind->getType())) return false;
@@ -435,7 +498,7 @@ class Session {
     if (tok->getType() == KilnLexer::ERROR_CHAR) {
       std::string_view text = view_.Text(tok);
       Diagnostic& d = diags_.Error("E0012", here, "unexpected character " + Quote(text));
-      d.label = "expected " + expected;
+      d.label = "not valid here";
       if (text == "'") d.help = "strings are written with double quotes: \"...\"";
       if (text == ";") d.help = "Kiln does not use `;`; put each attribute on its own line";
       return;
@@ -467,9 +530,8 @@ class Session {
         return;
       }
       std::string name(view_.Text(key));
-      Diagnostic& d = diags_.Error("E0003", here,
-                                   "expected `=` after attribute name " + Quote(name) + ", found " + found);
-      d.label = "expected `=`";
+      Diagnostic& d = diags_.Error("E0003", here, "expected `=` after attribute name " + Quote(name));
+      d.label = "expected `=` before " + found;
       d.help = "write `" + name + " = <value>`, or `" + name + " { ... }` for a nested block";
       return;
     }
@@ -510,6 +572,7 @@ class Session {
     d.help = "save the file as UTF-8";
   }
 
+  FullContextSimulator* simulator_ = nullptr;  // owned by parser_
   SourceStream stream_;
   Lexer lexer_;
   antlr4::CommonTokenStream tokens_;
