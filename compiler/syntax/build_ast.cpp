@@ -108,7 +108,7 @@ std::vector<std::string> UnitSuggestions(std::string_view unit) {
   for (const auto& u : kUnits) {
     if (Lower(u.name) == low && unit != u.name) add(u.name);
   }
-  if (out.empty()) {
+  if (out.empty() && unit.size() >= 2) {
     std::vector<std::string> names;
     for (const auto& u : kUnits) names.push_back(u.name);
     std::string best = ClosestMatch(std::string(unit), names);

@@ -540,6 +540,11 @@ class Session {
       unclosed(tok);
       return;
     }
+    if (FirstOnLine(tok) && err.expected.contains(static_cast<size_t>(KilnLexer::INPUT)) &&
+        err.expected.contains(static_cast<size_t>(KilnLexer::LET))) {
+      // A stray token at the start of a line between declarations.
+      expected = "a declaration";
+    }
     std::string message = "expected " + expected + ", found " + found;
     Diagnostic& d = diags_.Error("E0001", here, message);
     d.label = "expected " + expected;
