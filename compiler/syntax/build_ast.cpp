@@ -814,7 +814,10 @@ ast::ExprPtr AstBuilder::Heredoc(P::HeredocContext* ctx) {
         bool ends_here = j == s.size();
         if (ends_here) {
           // Indentation followed by an interpolation (next part) counts.
-          if (pi + 1 < e->parts.size()) common = std::min(common, j - i);
+          if (pi + 1 < e->parts.size()) {
+            common = std::min(common, j - i);
+            at_line_start = false;
+          }
           break;
         }
         if (s[j] != '\n') common = std::min(common, j - i);
