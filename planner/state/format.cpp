@@ -176,6 +176,26 @@ bool ReadResource(const json& r, size_t index, ResourceState* out, std::string* 
 
 }  // namespace
 
+bool ReadResourceV1(const json& j, ResourceState* out, std::string* problem) {
+  return ReadResource(j, 0, out, problem);
+}
+
+json ResourceJson(const ResourceState& r) {
+  json j = {{"address", r.address},
+            {"module", r.module},
+            {"kind", r.kind},
+            {"name", r.name},
+            {"key", r.key},
+            {"provider", r.provider},
+            {"provider_type", r.provider_type},
+            {"status", r.status},
+            {"dependencies", r.dependencies},
+            {"sensitive_hashes", r.sensitive_hashes},
+            {"attributes", r.attributes}};
+  if (r.create_before_destroy) j["create_before_destroy"] = true;
+  return j;
+}
+
 bool ReadV1(const json& doc, const std::string& file, State* out, std::string* problem) {
   State s;
   s.version = kStateFormatVersion;

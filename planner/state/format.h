@@ -23,4 +23,8 @@ std::string Assemble(const std::string& header, const std::string& body);
 bool ReadV1(const nlohmann::json& doc, const std::string& file, State* out,
             std::string* problem);
 
+// One resource in its v1 form (ReadResourceV1 reports errors as resources[0]).
+nlohmann::json ResourceJson(const ResourceState& resource);
+bool ReadResourceV1(const nlohmann::json& j, ResourceState* out, std::string* problem);
+
 }  // namespace kiln::state::format

@@ -66,6 +66,12 @@ std::string SerializeState(const State& state) {
   return format::Assemble(format::SerializeHeader(state), format::SerializeBody(state));
 }
 
+nlohmann::json ResourceToJson(const ResourceState& resource) { return format::ResourceJson(resource); }
+
+bool ResourceFromJson(const nlohmann::json& j, ResourceState* out, std::string* problem) {
+  return format::ReadResourceV1(j, out, problem);
+}
+
 namespace {
 
 Diagnostic& StateError(Diagnostics& diags, const char* code, const std::string& message,

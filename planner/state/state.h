@@ -105,6 +105,11 @@ std::string SerializeState(const State& state);
 bool ParseState(const std::string& text, const std::string& file, const std::string& backup,
                 State* out, Diagnostics& diags);
 
+// One resource as a JSON object with the fields of the state file, and back
+// (with the same checks as the reader); for saved plans and tools.
+nlohmann::json ResourceToJson(const ResourceState& resource);
+bool ResourceFromJson(const nlohmann::json& j, ResourceState* out, std::string* problem);
+
 // ---- Sensitive values ----
 
 // HMAC-SHA256 over the canonical JSON text of a value, keyed per state so
@@ -168,7 +173,8 @@ std::string NowUtc();
 
 // The local backend: one state file and its companions. Load once, then Save
 // as often as needed; Save and Update are safe to call from many threads.
-// The caller holds the StateLock around any Save (the store doesn't lock).
+// A writer takes the StateLock (lock_path()) *before* Load and holds it until
+// its last Save; the store itself doesn't lock across processes.
 class StateStore {
  public:
   explicit StateStore(std::string path = kDefaultStatePath);
@@ -188,8 +194,11 @@ class StateStore {
   // Applies `edit` to the store's current copy (the last loaded or saved
   // state) and saves it, all under the store's mutex. For the apply walk.
   bool Update(const std::function<void(State&)>& edit, Diagnostics& diags);
-  // The last loaded or saved state (serial as written).
+  // The last loaded or saved state (serial as written); a copy.
   State Current() const;
+  // Runs `read` on the store's current state under its mutex, without a copy.
+  // `read` must not call back into the store.
+  void Read(const std::function<void(const State&)>& read) const;
 
   // Keyed hashing for this state; valid after Load (creates the key file on
   // the first Save if there is none).

@@ -121,6 +121,11 @@ State StateStore::Current() const {
   return current_;
 }
 
+void StateStore::Read(const std::function<void(const State&)>& read) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  read(current_);
+}
+
 bool StateStore::Save(const State& state, Diagnostics& diags) {
   return Update([&state](State& s) { s = state; }, diags);
 }
@@ -182,7 +187,9 @@ bool StateStore::Update(const std::function<void(State&)>& edit, Diagnostics& di
       written_gen_ = gen;  // nothing changed: nothing to write, serial stays
       break;
     }
-    State header = current_;  // header fields only are used
+    State header;  // only the header fields: copying resources would cost O(n)
+    header.lineage = current_.lineage;
+    header.hash_key_id = current_.hash_key_id;
     header.serial = persisted_serial_ + 1;
     header.kiln_version = KILN_VERSION;
     std::string text = format::Assemble(format::SerializeHeader(header), body);

@@ -174,3 +174,26 @@ TEST(Uuid, IsVersion4AndFresh) {
 
 }  // namespace
 }  // namespace kiln::state
+
+namespace kiln::state {
+namespace {
+
+TEST(StateFormat, ResourceJsonRoundTrips) {
+  State s;
+  Diagnostics diags;
+  ASSERT_TRUE(ParseState(testing::Slurp(std::string(KILN_SOURCE_DIR) + "/tests/testdata/state/v1_full.json"),
+                         "f", "", &s, diags));
+  for (const ResourceState& r : s.resources) {
+    ResourceState back;
+    std::string problem;
+    ASSERT_TRUE(ResourceFromJson(ResourceToJson(r), &back, &problem)) << problem;
+    EXPECT_EQ(back, r);
+  }
+  ResourceState bad;
+  std::string problem;
+  EXPECT_FALSE(ResourceFromJson(nlohmann::json{{"address", "a.b"}}, &bad, &problem));
+  EXPECT_NE(problem.find("kind"), std::string::npos) << problem;
+}
+
+}  // namespace
+}  // namespace kiln::state
