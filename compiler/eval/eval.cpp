@@ -502,6 +502,8 @@ ResourceInstance Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type
       }
       Value v = Eval(item.value.get(), s, locals);
       const Field* f = schema.FindField(item.key);
+      // null for an optional field (`canary?`) means the field is absent.
+      if (f && f->optional && v.is_null()) continue;
       if (f) {
         v = Coerce(v, f->type, item.value->range, "attribute `" + item.key + "` of " + ri.kind);
         if (f->sensitive) v = v.WithSensitive();
@@ -1217,6 +1219,7 @@ bool CoerceValue(const Program& program, const Value& in, const TypeRef& type, b
       ValueMap items;
       for (const auto& [k, item] : m) {
         const Field* f = t.FindField(k);
+        if (f && f->optional && item.is_null()) continue;  // `b?: U` set to null: absent
         if (!f) {
           if (t.open) {
             items[k] = item;

@@ -212,17 +212,19 @@ bool Assignable(const TypeRef& target, const TypeRef& src, std::string* why) {
   // A nullable source is accepted where its value type is expected; a null
   // that arrives at run time is then reported by the evaluator.
   if (src->kind == TypeKind::kOptional) return Assignable(target, src->element, why);
-  if (target->kind == TypeKind::kUnion) {
-    for (const auto& a : target->alternatives) {
-      if (Assignable(a, src)) return true;
-    }
-    return false;
-  }
+  // A union source fits when each of its alternatives does; checked before a
+  // union target so that `"a" | "b"` fits `"a" | "b" | "c"`.
   if (src->kind == TypeKind::kUnion) {
     for (const auto& a : src->alternatives) {
       if (!Assignable(target, a, why)) return false;
     }
     return true;
+  }
+  if (target->kind == TypeKind::kUnion) {
+    for (const auto& a : target->alternatives) {
+      if (Assignable(a, src)) return true;
+    }
+    return false;
   }
   switch (target->kind) {
     case TypeKind::kLiteral:
