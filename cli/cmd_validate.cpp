@@ -1,43 +1,50 @@
-// `kiln validate [DIR]`: for now, parses every file of the module and reports
-// every syntax error. (The type checker replaces the body with Compile().)
+// `kiln validate [DIR]`: parse, type-check and evaluate the configuration
+// with unknowns for values known only after apply; every error at once.
 #include "cli/commands.h"
-#include "compiler/syntax/module_files.h"
-#include "compiler/syntax/parse.h"
+#include "cli/inputs.h"
+#include "compiler/compile.h"
+#include "providers/registry.h"
 
 namespace kiln::cli {
 
 int RunValidate(const Context& ctx, const std::vector<std::string>& args) {
-  std::vector<std::string> positional;
   Flags flags("kiln validate [DIR]",
-              "Check the module in DIR (default: the current directory) and report every error.");
+              "Check the module in DIR (default: the current directory): parse, type-check and\n"
+              "evaluate it with unknowns for values known only after apply, and report every\n"
+              "error. No state is read and nothing is changed.");
+  std::vector<std::string> vars, var_files, positional;
+  flags.Repeated("--var", &vars, "NAME=VALUE", "Set an input variable");
+  flags.Repeated("--var-file", &var_files, "FILE", "Read input variables from a JSON or .kilnvars file");
   flags.Positional(&positional, 0, 1);
   if (!flags.Parse(args, ctx)) return flags.exit_code();
-  std::string dir = positional.empty() ? "." : positional[0];
-  std::string error;
-  std::vector<std::string> files = ListModuleFiles(dir, &error);
-  if (!error.empty()) {
-    ctx.Fail(error);
-    return 1;
-  }
-  if (files.empty()) {
-    ctx.Fail("no .kiln files in `" + dir + "`");
-    return 1;
-  }
+  CompileOptions options;
+  options.root_dir = positional.empty() ? "." : positional[0];
+  if (!ReadInputValues(ctx, vars, var_files, &options.inputs)) return 1;
+  RegistryOptions ropts;
+  ropts.working_dir = options.root_dir;
+  ProviderRegistry registry(ropts);
+  options.provider_schema = [&registry](const std::string& type) -> const ProviderSchema* {
+    ProviderDiagnostics pd;
+    return registry.SchemaFor(type, &pd);
+  };
   SourceManager sm;
   Diagnostics diags;
-  for (const std::string& path : files) {
-    uint32_t id = sm.AddFile(path, &error);
-    if (id == 0) {
-      diags.Error("E0098", {}, error);
-      continue;
+  std::unique_ptr<CompiledConfig> config = Compile(options, sm, diags);
+  if (config) {
+    Diagnostics eval_diags;
+    ConfigGraph graph = config->Evaluate(nullptr, eval_diags);
+    eval_diags.SortBySource();
+    diags.Append(eval_diags);
+    if (!diags.HasErrors()) {
+      ctx.Report(diags, sm);
+      *ctx.out << "The configuration is valid: " << graph.resources.size() << " resource instance"
+               << (graph.resources.size() == 1 ? "" : "s") << ", " << graph.outputs.size() << " output"
+               << (graph.outputs.size() == 1 ? "" : "s") << ".\n";
+      return 0;
     }
-    Parse(sm, id, diags);
   }
   ctx.Report(diags, sm);
-  if (diags.HasErrors()) return 1;
-  *ctx.out << "The configuration is valid (" << files.size() << (files.size() == 1 ? " file" : " files")
-           << ").\n";
-  return 0;
+  return 1;
 }
 
 }  // namespace kiln::cli

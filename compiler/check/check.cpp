@@ -182,6 +182,11 @@ class Checker {
   TypeRef InferCall(const ast::CallExpr* c, Ctx& ctx);
   TypeRef Attr(const TypeRef& obj, const std::string& name, SourceRange range, const std::string& obj_text);
   TypeRef LookupName(const std::string& name, SourceRange range, Ctx& ctx);
+  void WarnUnknownProvider(const std::string& type, SourceRange range) {
+    if (!warned_providers_.insert(type).second) return;
+    Diagnostic& d = diags_.Warning("W0402", range, "provider type `" + type + "` is not installed; its settings and kinds are not checked");
+    d.help = "install the provider plugin `kiln-provider-" + type + "` (or check the spelling) and run `kiln init`";
+  }
   void Mismatch(SourceRange range, const std::string& what, const TypeRef& expected,
                 const TypeRef& found, const std::string& why);
   std::vector<std::string> NamesInScope(const Ctx& ctx) const;
@@ -194,6 +199,7 @@ class Checker {
   std::unordered_map<const ast::Decl*, int> state_;
   std::set<std::pair<ModuleInfo*, std::string>> resolving_types_;
   std::map<std::string, std::shared_ptr<Type>> kinds_;
+  std::set<std::string> warned_providers_;
 };
 
 // ---------------------------------------------------------------- loading
@@ -431,10 +437,10 @@ TypeRef Checker::KindFor(const std::string& provider_type, const std::string& ki
   }
   const ProviderSchema* schema = p_.SchemaFor(provider_type);
   if (!schema) {
-    diags_.Error("E0419", range, "unknown provider type `" + provider_type + "`")
-        .help = "install the provider plugin `kiln-provider-" + provider_type + "` and run `kiln init`";
-    p_.provider_kinds[full] = AnyType();
-    return AnyType();
+    WarnUnknownProvider(provider_type, range);
+    TypeRef k = KindType(kind, provider_type, SchemaRecord({}, full, true));
+    p_.provider_kinds[full] = k;
+    return k;
   }
   auto it = schema->kinds.find(kind);
   if (it == schema->kinds.end()) {
@@ -580,8 +586,7 @@ void Checker::CheckDecl(const ast::Decl* d, ModuleInfo* mod) {
         if (!schema && pd->type_name == "local") {
           // The built-in local provider, without a registry to describe it.
         } else if (!schema) {
-          diags_.Error("E0419", pd->type_range, "unknown provider type `" + pd->type_name + "`")
-              .help = "install the provider plugin `kiln-provider-" + pd->type_name + "` and run `kiln init`";
+          WarnUnknownProvider(pd->type_name, pd->type_range);
         } else {
           auto it = p_.provider_configs.find(pd->type_name);
           if (it == p_.provider_configs.end()) {
@@ -758,8 +763,10 @@ void Checker::CheckRecordBody(const ast::ObjectExpr* body, const Type& record, C
         Infer(item.value.get(), ctx);
         continue;
       }
-      std::string word = is_resource ? "attribute" : "setting";
-      Diagnostic& d = diags_.Error("E0412", item.key_range, "unknown " + word + " `" + item.key + "` for " + owner);
+      bool is_provider = owner.rfind("provider ", 0) == 0;
+      std::string word = is_resource ? "attribute" : is_provider ? "setting" : "field";
+      Diagnostic& d = diags_.Error(is_resource || is_provider ? "E0412" : "E0409", item.key_range,
+                                   "unknown " + word + " `" + item.key + "` " + (is_resource || is_provider ? "for " : "in ") + owner);
       std::vector<std::string> names;
       for (const auto& fl : record.fields) {
         if (!fl.computed) names.push_back(fl.name);
@@ -784,7 +791,7 @@ void Checker::CheckRecordBody(const ast::ObjectExpr* body, const Type& record, C
   }
   for (const auto& f : record.fields) {
     if (f.Required() && !seen.count(f.name)) {
-      Diagnostic& d = diags_.Error("E0410", missing_at, "missing required attribute `" + f.name + "` for " + owner);
+      Diagnostic& d = diags_.Error("E0410", missing_at, std::string("missing required ") + (is_resource ? "attribute `" : "field `") + f.name + "` " + (is_resource ? "for " : "in ") + owner);
       d.help = "add `" + f.name + " = ...` (" + TypeToString(f.type) + ")";
     }
   }
@@ -911,6 +918,11 @@ void Checker::OrderModule(ModuleInfo* mod) {
     color[d] = 2;
     mod->order.push_back(d);
   };
+  // Providers first: implicit provider selection needs every provider of
+  // the module configured before any resource is evaluated.
+  for (const ast::Decl* d : mod->module.decls) {
+    if (d->kind == ast::DeclKind::kProvider && color[d] == 0) visit(d);
+  }
   for (const ast::Decl* d : mod->module.decls) {
     if (color[d] == 0) visit(d);
   }
