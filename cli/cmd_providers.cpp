@@ -146,10 +146,14 @@ int RunProviders(const Context& ctx, const std::vector<std::string>& args) {
   if (!flags.Parse(args, ctx)) return flags.exit_code();
 
   SourceManager sm;
-  Diagnostics diags;
-  ConfigScan scan = Scan(sm, diags);
+  Diagnostics scan_diags, diags;
+  ConfigScan scan = Scan(sm, scan_diags);
   ProviderRegistry reg;
   std::set<std::string> in_use = TypesInUse(scan, reg);
+  // Module source problems are `kiln init`'s and `kiln validate`'s to report;
+  // here they only mean the IN USE column may be incomplete.
+  if (scan_diags.HasErrors())
+    *ctx.err << "note: the configuration has errors (see `kiln validate`); IN USE may be incomplete\n";
 
   std::set<std::string> types(in_use.begin(), in_use.end());
   for (const auto& t : BuiltinProviderTypes()) types.insert(t);

@@ -19,15 +19,15 @@ using json = nlohmann::json;
 const std::string kFiles = std::string(KILN_SOURCE_DIR) + "/examples/providers/kiln-provider-files";
 const std::string kPlugins = std::string(KILN_SOURCE_DIR) + "/tests/providers/plugins";
 
-struct Run {
+struct RunResult {
   int code = -1;
   std::string out;  // stdout and stderr together
 };
 
-Run Kiln(const std::string& dir, const std::string& args) {
+RunResult Kiln(const std::string& dir, const std::string& args) {
   std::string cmd = "cd '" + dir + "' && env -u KILN_PROVIDER_PATH -u KILN_LOG NO_COLOR=1 '" +
                     std::string(KILN_BINARY) + "' " + args + " 2>&1";
-  Run r;
+  RunResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
   char buf[4096];
@@ -60,7 +60,7 @@ class Cli : public ::testing::Test {
 };
 
 TEST_F(Cli, ProvidersListsUsedAndDiscoverable) {
-  Run r = Kiln(dir_, "providers");
+  RunResult r = Kiln(dir_, "providers");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("TYPE"), std::string::npos) << r.out;
   // files is used and found in .kiln/providers; local is used for the datastore.
@@ -68,7 +68,7 @@ TEST_F(Cli, ProvidersListsUsedAndDiscoverable) {
       << r.out;
   EXPECT_NE(r.out.find("local  yes     built-in"), std::string::npos) << r.out;
 
-  Run j = Kiln(dir_, "providers --json");
+  RunResult j = Kiln(dir_, "providers --json");
   ASSERT_EQ(j.code, 0) << j.out;
   json doc = json::parse(j.out, nullptr, false);
   ASSERT_TRUE(doc.is_object()) << j.out;
@@ -81,7 +81,7 @@ TEST_F(Cli, ProvidersListsUsedAndDiscoverable) {
 TEST_F(Cli, ProvidersReportsABrokenPlugin) {
   fs::copy_file(kPlugins + "/kiln-provider-oldproto", dir_ + "/.kiln/providers/kiln-provider-oldproto");
   fs::copy_file(kPlugins + "/misbehave.py", dir_ + "/.kiln/providers/misbehave.py");
-  Run r = Kiln(dir_, "providers");
+  RunResult r = Kiln(dir_, "providers");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("speaks protocol version 2; this kiln speaks version 1"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("E1104"), std::string::npos) << r.out;
@@ -90,7 +90,7 @@ TEST_F(Cli, ProvidersReportsABrokenPlugin) {
 }
 
 TEST_F(Cli, InitWritesTheLockFile) {
-  Run r = Kiln(dir_, "init");
+  RunResult r = Kiln(dir_, "init");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("Wrote kiln.lock."), std::string::npos) << r.out;
   std::ifstream in(dir_ + "/kiln.lock");
@@ -115,7 +115,7 @@ TEST_F(Cli, InitRejectsGitSourcesAndMissingPlugins) {
   std::ofstream(dir_ + "/more.kiln", std::ios::app)
       << "module remote {\n  source = \"git::https://example.com/m.git//serving?ref=v1\"\n}\n"
          "nope.widget w {}\n";
-  Run r = Kiln(dir_, "init");
+  RunResult r = Kiln(dir_, "init");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("E1102"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("git module sources are not supported by `kiln init` yet"), std::string::npos) << r.out;
