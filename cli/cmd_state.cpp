@@ -53,6 +53,11 @@ std::string Display(const json& value, int indent) {
     return st::kSensitivePlaceholder;
   }
   std::string text = value.dump(2, ' ', false, json::error_handler_t::replace);
+  // Placeholders nested in objects and lists print unquoted too.
+  const std::string quoted = std::string("\"") + st::kSensitivePlaceholder + "\"";
+  for (size_t at = text.find(quoted); at != std::string::npos; at = text.find(quoted, at)) {
+    text.replace(at, quoted.size(), st::kSensitivePlaceholder);
+  }
   std::string pad(static_cast<size_t>(indent), ' ');
   std::string out;
   for (char c : text) {

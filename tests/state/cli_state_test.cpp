@@ -154,7 +154,7 @@ TEST(CliState, MvRenamesAndRewritesDependencies) {
   r = RunKiln(dir.path(), "state mv dataset.corpus endpoint.corpus");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("the kind would change from dataset to endpoint"), std::string::npos) << r.err;
-  r = RunKiln(dir.path(), "state mv dataset.corpus 'module.eu[\"a\"].endpoint.chat'");
+  r = RunKiln(dir.path(), "state mv dataset.corpus 'module.eu[\"a\"].endpoint.new'");
   EXPECT_NE(r.err.find("E0832"), std::string::npos) << r.err;
   r = RunKiln(dir.path(), "state mv dataset.corpus 'not an address'");
   EXPECT_NE(r.err.find("is not a resource address"), std::string::npos) << r.err;
@@ -170,11 +170,14 @@ TEST(CliState, MvRenamesAndRewritesDependencies) {
 TEST(CliState, CorruptStateIsReportedAndUntouched) {
   ScratchDir dir;
   WriteState(dir.path());
+  auto r = RunKiln(dir.path(), "state rm dataset.corpus");  // so that a .backup exists
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   testing::Spit(dir / ".kiln/state.json", "{\"version\": 1, \"ser");
-  auto r = RunKiln(dir.path(), "state rm dataset.corpus");
+  r = RunKiln(dir.path(), "state rm training_job.finetune");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("E0801"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find(".kiln/state.json.backup"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the previous version of the state is in .kiln/state.json.backup"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cp .kiln/state.json.backup .kiln/state.json"), std::string::npos) << r.err;
   EXPECT_EQ(Slurp(dir / ".kiln/state.json"), "{\"version\": 1, \"ser");
   EXPECT_EQ(RunKiln(dir.path(), "output").exit_code, 1);
 }
