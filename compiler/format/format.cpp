@@ -82,6 +82,7 @@ struct Layout {
   std::vector<Entry> entries;
   std::string opener_trailing;  // comments on the line of the opening bracket
   uint32_t last_line = 0;       // source line where the previous element ended
+  uint32_t last_offset = 0;     // and the offset just after it
 };
 
 // Operator precedence, higher binds tighter (LANGUAGE.md §5).
@@ -153,6 +154,23 @@ class Formatter {
   uint32_t SkipTrivia(uint32_t p) const;
   // Skips white space and comments backwards from `p` (exclusive).
   uint32_t SkipTriviaBack(uint32_t p) const;
+  // Whether the text between two offsets holds an empty line.
+  bool GapHasBlankLine(uint32_t begin, uint32_t end) const {
+    std::string_view gap = Slice(begin, end);
+    // The part before the first line break is a whole line only when the
+    // gap starts a line (after a heredoc, whose range ends with its '\n').
+    bool at_line_start = begin == 0 || text_[begin - 1] == '\n';
+    size_t line_start = 0;
+    for (size_t nl = gap.find('\n'); nl != std::string_view::npos; nl = gap.find('\n', nl + 1)) {
+      std::string_view line = gap.substr(line_start, nl - line_start);
+      if (at_line_start && line.find_first_not_of(" \t\r\f\v") == std::string_view::npos) {
+        return true;
+      }
+      at_line_start = true;
+      line_start = nl + 1;
+    }
+    return false;
+  }
   // Whether the text between two offsets holds a line break.
   bool GapBreaks(uint32_t begin, uint32_t end) const {
     return Slice(begin, end).find('\n') != std::string_view::npos;
@@ -318,23 +336,31 @@ void Formatter::TakeComments(Layout& layout, uint32_t offset) {
     } else {
       Entry e;
       e.is_comment = true;
-      e.blank_before = c.range.begin.line > layout.last_line + 1;
+      e.blank_before = GapHasBlankLine(layout.last_offset, c.range.begin.offset);
       e.text = std::move(text);
       layout.entries.push_back(std::move(e));
     }
     layout.last_line = EndLine(c.range);
+    layout.last_offset = std::max(layout.last_offset, c.range.end.offset);
   }
 }
 
 void Formatter::AddItem(Layout& layout, uint32_t start, const SourceRange& range, Entry entry) {
-  entry.blank_before = LineOf(start) > layout.last_line + 1;
+  entry.blank_before = GapHasBlankLine(layout.last_offset, start);
   layout.entries.push_back(std::move(entry));
   layout.last_line = std::max(LineOf(start), EndLine(range));
+  layout.last_offset = std::max(start, range.end.offset);
 }
 
 std::string Formatter::Assemble(const std::vector<Entry>& entries, int indent, bool top_level) {
   size_t n = entries.size();
   std::vector<std::string> lines(n);
+  // Whether a blank line precedes each entry in the output; a blank line
+  // ends alignment runs.
+  std::vector<bool> blank(n, false);
+  for (size_t i = 1; i < n; ++i) {
+    blank[i] = entries[i].blank_before || (top_level && !entries[i - 1].is_comment);
+  }
   // `=` alignment over runs of single-line attributes.
   for (size_t i = 0; i < n;) {
     if (!entries[i].alignable) {
@@ -343,7 +369,7 @@ std::string Formatter::Assemble(const std::vector<Entry>& entries, int indent, b
       continue;
     }
     size_t j = i + 1;
-    while (j < n && entries[j].alignable && !entries[j].blank_before) ++j;
+    while (j < n && entries[j].alignable && !blank[j]) ++j;
     size_t width = 0;
     for (size_t k = i; k < j; ++k) width = std::max(width, DisplayWidth(entries[k].key));
     for (size_t k = i; k < j; ++k) {
@@ -367,7 +393,7 @@ std::string Formatter::Assemble(const std::vector<Entry>& entries, int indent, b
       continue;
     }
     size_t j = i + 1;
-    while (j < n && chained(j) && !entries[j].blank_before) ++j;
+    while (j < n && chained(j) && !blank[j]) ++j;
     size_t width = 0;
     for (size_t k = i; k < j; ++k) width = std::max(width, DisplayWidth(lines[k]));
     for (size_t k = i; k < j; ++k) {
@@ -377,8 +403,7 @@ std::string Formatter::Assemble(const std::vector<Entry>& entries, int indent, b
   }
   std::string out;
   for (size_t i = 0; i < n; ++i) {
-    bool blank = i > 0 && (entries[i].blank_before || (top_level && !entries[i - 1].is_comment));
-    if (blank) out += "\n";
+    if (blank[i]) out += "\n";
     out += Indent(indent) + lines[i] + "\n";
   }
   return out;
@@ -442,7 +467,9 @@ std::string Formatter::Expr(const ast::Expr& e, int indent) {
       const auto& b = static_cast<const ast::BinaryExpr&>(e);
       int prec = BinaryPrec(b.op);
       out += Sub(*b.lhs, indent, Prec(*b.lhs) < prec);
-      out += std::string(" ") + ast::BinaryOpText(b.op) + " ";
+      // Ranges are written tight, as in the language reference: `1..4`.
+      out += b.op == ast::BinaryOp::kRange ? std::string("..")
+                                           : std::string(" ") + ast::BinaryOpText(b.op) + " ";
       out += Sub(*b.rhs, indent, Prec(*b.rhs) <= prec);
       break;
     }
@@ -472,6 +499,19 @@ std::string Formatter::Template(const ast::TemplateExpr& t, int indent) {
   std::string text(Slice(t.range));
   SkipCommentsInside(t.range.end.offset);
   if (!t.heredoc) return text;
+  // Line ends become '\n' (the lexer reads "\r\n" as one line end, so the
+  // value is unchanged) and blanks after the opening marker go.
+  std::string normalized;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
+    normalized.push_back(text[i]);
+  }
+  text = std::move(normalized);
+  if (size_t nl = text.find('\n'); nl != std::string::npos) {
+    size_t end = nl;
+    while (end > 0 && (text[end - 1] == ' ' || text[end - 1] == '\t')) --end;
+    text.erase(end, nl - end);
+  }
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   text.push_back(kAfterHeredoc);
   text.push_back(static_cast<char>('0' + std::clamp(indent, 0, 60)));
@@ -484,6 +524,7 @@ std::string Formatter::MultiLine(const std::vector<Item>& items, uint32_t open, 
                                  RenderFn render) {
   Layout layout;
   layout.last_line = LineOf(open);
+  layout.last_offset = open + 1;
   for (const Item& item : items) {
     SourceRange range;
     uint32_t start = start_of(item, &range);
@@ -568,7 +609,9 @@ std::string Formatter::Call(const ast::CallExpr& c, int indent) {
                         [&](size_t i) {
                           Entry entry;
                           entry.text = arg_text(i, indent + 1);
-                          if (!EndsWithHeredoc(entry.text)) entry.text += ",";
+                          // Arguments need their commas (unlike list items);
+                          // after a heredoc it goes on the next line.
+                          if (!EndsWithHeredoc(entry.text) || i + 1 < n) entry.text += ",";
                           return entry;
                         });
 }
@@ -753,8 +796,9 @@ std::string Formatter::Decl(const ast::Decl& d) {
       const auto& x = static_cast<const ast::InputDecl&>(d);
       std::string out = "input " + x.name;
       if (x.type) out += ": " + Type(*x.type, 0);
-      if (x.default_value) out += " = " + Sub(*x.default_value, 0, false);
+      // `sensitive` before the default, as outputs and record fields have it.
       if (x.sensitive) out += " sensitive";
+      if (x.default_value) out += " = " + Sub(*x.default_value, 0, false);
       return out;
     }
     case ast::DeclKind::kLet: {
