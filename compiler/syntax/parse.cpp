@@ -45,9 +45,24 @@ class RecordingStrategy : public antlr4::DefaultErrorStrategy {
   void reportError(antlr4::Parser* p, const antlr4::RecognitionException& e) override {
     antlr4::Token* tok = e.getOffendingToken() ? e.getOffendingToken() : p->getCurrentToken();
     antlr4::misc::IntervalSet expected;
-    try {
-      expected = p->getExpectedTokens();
-    } catch (const std::exception&) {
+    auto* nva = dynamic_cast<const antlr4::NoViableAltException*>(&e);
+    if (nva && nva->getDeadEndConfigs() && tok->getTokenIndex() > p->getCurrentToken()->getTokenIndex()) {
+      // Prediction looked ahead and failed at a later token: what the
+      // surviving configurations could have matched there is what was
+      // expected (the decision's own expected set would describe the
+      // earlier token).
+      const antlr4::atn::ATN& atn = p->getATN();
+      for (const auto& config : nva->getDeadEndConfigs()->configs) {
+        antlr4::misc::IntervalSet next = atn.nextTokens(config->state);
+        next.remove(antlr4::Token::EPSILON);
+        expected.addAll(next);
+      }
+    }
+    if (expected.isEmpty()) {
+      try {
+        expected = p->getExpectedTokens();
+      } catch (const std::exception&) {
+      }
     }
     Record(p, tok, expected);
   }
@@ -448,7 +463,7 @@ class Session {
       remove({KilnLexer::STAR, KilnLexer::SLASH, KilnLexer::PERCENT, KilnLexer::PLUS, KilnLexer::MINUS,
               KilnLexer::DOTDOT, KilnLexer::LT, KilnLexer::LE, KilnLexer::GT, KilnLexer::GE, KilnLexer::EQ,
               KilnLexer::NE, KilnLexer::AND, KilnLexer::OR, KilnLexer::QUESTION, KilnLexer::DOT,
-              KilnLexer::LBRACK});
+              KilnLexer::LBRACK, KilnLexer::LPAREN});
     }
     for (size_t t : types) {
       std::string w = TokenWords(t);
