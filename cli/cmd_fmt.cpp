@@ -55,7 +55,7 @@ bool CollectFiles(const Context& ctx, const std::vector<std::string>& paths,
     std::error_code ec;
     fs::file_status st = fs::status(arg, ec);
     if (ec || !fs::exists(st)) {
-      ReportError(ctx, "E0902", "no such file or directory: `" + arg + "`");
+      ReportError(ctx, "E0702", "no such file or directory: `" + arg + "`");
       ok = false;
       continue;
     }
@@ -65,7 +65,7 @@ bool CollectFiles(const Context& ctx, const std::vector<std::string>& paths,
     }
     fs::recursive_directory_iterator it(arg, fs::directory_options::skip_permission_denied, ec);
     if (ec) {
-      ReportError(ctx, "E0902", "cannot read directory `" + arg + "`: " + ec.message());
+      ReportError(ctx, "E0702", "cannot read directory `" + arg + "`: " + ec.message());
       ok = false;
       continue;
     }
@@ -164,7 +164,7 @@ bool FormatText(const Context& ctx, const std::string& path, const std::string& 
   Diagnostics check_diags;
   std::unique_ptr<ast::File> check = Parse(check_sm, check_id, check_diags);
   if (check_diags.HasErrors() || !check || AstShape(*check) != AstShape(*file)) {
-    ReportError(ctx, "E0901",
+    ReportError(ctx, "E0701",
                 "internal error: formatting `" + path +
                     "` would change its meaning or lose a comment; the file was left unchanged",
                 "this is a bug in `kiln fmt`; please report it with the file attached");
@@ -176,14 +176,14 @@ bool FormatText(const Context& ctx, const std::string& path, const std::string& 
 Outcome FormatFile(const Context& ctx, const std::string& path, const FmtOptions& options) {
   std::string original, error;
   if (!ReadWholeFile(path, &original, &error)) {
-    ReportError(ctx, "E0902", "cannot read `" + path + "`: " + error);
+    ReportError(ctx, "E0702", "cannot read `" + path + "`: " + error);
     return Outcome::kError;
   }
   std::string formatted;
   if (!FormatText(ctx, path, original, &formatted)) return Outcome::kError;
   if (formatted == original) return Outcome::kUnchanged;
   if (!options.check && !WriteAtomically(path, formatted, &error)) {
-    ReportError(ctx, "E0903", "cannot write `" + path + "`: " + error,
+    ReportError(ctx, "E0703", "cannot write `" + path + "`: " + error,
                 "the file was left unchanged");
     return Outcome::kError;
   }
