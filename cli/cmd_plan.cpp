@@ -1,30 +1,476 @@
+// kiln plan / apply / destroy / show / graph: the planner's commands.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+
 #include "cli/commands.h"
+#include "cli/inputs.h"
+#include "compiler/compile.h"
+#include "compiler/config_graph.h"
+#include "planner/planner.h"
+#include "planner/render/render.h"
+#include "planner/state/state.h"
+#include "providers/registry.h"
+#include "providers/testing/fake_provider.h"
 
 namespace kiln::cli {
 
+using nlohmann::json;
+using planner::Plan;
+using planner::PlanMode;
+
+namespace {
+
+std::atomic<int> g_interrupts{0};
+
+void OnInterrupt(int) { g_interrupts.fetch_add(1); }
+
+// The fake provider is for tests (the crash test drives the real binary);
+// it is only offered when asked for.
+void MaybeRegisterFake() {
+  const char* e = std::getenv("KILN_ENABLE_FAKE_PROVIDER");
+  if (!e || std::string(e) != "1") return;
+  static bool done = false;
+  if (done) return;
+  done = true;
+  testing::FakeOptions options;
+  if (const char* ms = std::getenv("KILN_FAKE_LATENCY_MS")) {
+    int v = std::atoi(ms);
+    options.apply_ms = options.read_ms = options.delete_ms = v;
+  }
+  testing::RegisterFakeProvider("fake", options);
+}
+
+struct PlanFlags {
+  std::vector<std::string> vars, var_files, targets, replace;
+  bool refresh = true;
+  bool refresh_only = false;
+  std::string parallelism = "16";
+  std::string lock_timeout = "0s";
+  bool detailed_exitcode = false;
+  std::string format = "text";
+  std::string out;
+  bool auto_approve = false;
+  std::vector<std::string> positional;
+
+  void Declare(Flags& f, bool plan_cmd, bool apply_cmd) {
+    f.Repeated("--var", &vars, "NAME=VALUE", "Set an input value");
+    f.Repeated("--var-file", &var_files, "FILE", "Read input values from a file (JSON or .kilnvars)");
+    f.Repeated("--target", &targets, "ADDR", "Plan only this resource and its dependencies (repeatable)");
+    f.Repeated("--replace", &replace, "ADDR", "Replace this resource even if it has not changed");
+    f.Bool("--refresh", &refresh, "--refresh=false skips reading the live objects");
+    f.Bool("--refresh-only", &refresh_only, "Only record changes made outside kiln");
+    f.String("--parallelism", &parallelism, "N", "Provider calls at once (default 16)");
+    f.String("--lock-timeout", &lock_timeout, "DURATION", "Wait this long for the state lock (default 0s)");
+    f.Bool("--detailed-exitcode", &detailed_exitcode, "Exit 0 without changes, 2 with changes, 1 on error");
+    if (plan_cmd) {
+      f.String("--format", &format, "text|json|markdown", "How to print the plan");
+      f.String("--out", &out, "FILE", "Save the plan for `kiln apply FILE`");
+    }
+    if (apply_cmd) f.Bool("--auto-approve", &auto_approve, "Do not ask for confirmation");
+  }
+};
+
+// Everything a planning command holds on to, in the order it is set up.
+struct Session {
+  const Context& ctx;
+  PlanFlags& flags;
+  SourceManager sm;
+  Diagnostics diags;
+  InputValues inputs;
+  std::unique_ptr<ProviderRegistry> registry;
+  std::unique_ptr<CompiledConfig> config;
+  std::unique_ptr<planner::RegistryProviderSource> providers;
+  std::unique_ptr<state::StateStore> store;
+  std::unique_ptr<state::StateLock> lock;
+  std::unique_ptr<state::Journal> journal;
+  state::State loaded;
+  int parallelism = 16;
+
+  Session(const Context& c, PlanFlags& f) : ctx(c), flags(f) {}
+
+  int Fail(const std::string& m) {
+    ctx.Fail(m);
+    return 1;
+  }
+  void ReportDiags() {
+    if (diags.empty()) return;
+    ctx.Report(diags, sm);
+  }
+
+  // Compile the configuration, open the state (locked) and the providers.
+  // Returns 0 on success, else the exit code (errors already printed).
+  int Open(const std::string& operation, bool need_config) {
+    MaybeRegisterFake();
+    try {
+      parallelism = std::stoi(flags.parallelism);
+    } catch (...) {
+      parallelism = 0;
+    }
+    if (parallelism < 1) return Fail("--parallelism takes a positive number, not `" + flags.parallelism + "`");
+    std::chrono::milliseconds lock_timeout;
+    if (!state::ParseDuration(flags.lock_timeout, &lock_timeout))
+      return Fail("--lock-timeout takes a duration such as 30s or 5m, not `" + flags.lock_timeout + "`");
+    if (!ReadInputValues(ctx, flags.vars, flags.var_files, &inputs)) return 1;
+    registry = std::make_unique<ProviderRegistry>();
+    CompileOptions options;
+    options.root_dir = ".";
+    options.inputs = inputs;
+    ProviderRegistry* reg = registry.get();
+    options.provider_schema = [reg](const std::string& type) -> const ProviderSchema* {
+      ProviderDiagnostics pd;
+      return reg->SchemaFor(type, &pd);
+    };
+    config = Compile(options, sm, diags);
+    if (!config) {
+      if (need_config || diags.HasErrors()) {
+        ReportDiags();
+        return 1;
+      }
+    }
+    std::string path = state::kDefaultStatePath;
+    std::vector<ProviderInstance> instances;
+    if (config) {
+      Diagnostics d;
+      ConfigGraph g = config->Evaluate([](const std::string&) { return nullptr; }, d);
+      if (g.backend.config.is_object() && g.backend.config.contains("path") &&
+          g.backend.config["path"].is_string())
+        path = g.backend.config["path"].get<std::string>();
+      instances = g.providers;
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    store = std::make_unique<state::StateStore>(path);
+    lock = std::make_unique<state::StateLock>(store->lock_path());
+    if (!lock->Acquire(operation, lock_timeout, diags)) {
+      ReportDiags();
+      return 1;
+    }
+    if (!store->Load(&loaded, diags)) {
+      ReportDiags();
+      return 1;
+    }
+    journal = std::make_unique<state::Journal>(store->journal_path());
+    providers = std::make_unique<planner::RegistryProviderSource>(registry.get(), instances);
+    return 0;
+  }
+
+  planner::PlanContext PlanCtx() {
+    return planner::PlanContext{config.get(), providers.get(), store.get(), journal.get()};
+  }
+
+  planner::GpuPriceFn Prices() {
+    if (!config) return nullptr;
+    const CompiledConfig* c = config.get();
+    return [c](const std::string& model) -> std::optional<std::pair<double, double>> {
+      const GpuModelInfo* m = ProgramOf(*c).catalog.Find(model);
+      if (!m || m->on_demand_hourly <= 0) return std::nullopt;
+      return std::make_pair(m->on_demand_hourly, m->spot_hourly);
+    };
+  }
+
+  std::string VariablesHash() const {
+    json v = json::object();
+    for (const auto& [k, s] : inputs.raw) v["raw"][k] = s;
+    for (const auto& [k, j] : inputs.json) v["json"][k] = j;
+    return "sha256-hmac:" + state::ToHex(state::HmacSha256("kiln-variables", v.dump()));
+  }
+
+  Plan MakePlan(PlanMode mode) {
+    planner::PlanOptions o;
+    o.mode = flags.refresh_only ? PlanMode::kRefreshOnly : mode;
+    o.refresh = flags.refresh;
+    o.targets = flags.targets;
+    o.replace = flags.replace;
+    o.parallelism = parallelism;
+    o.prices = Prices();
+    o.variables_hash = VariablesHash();
+    return planner::MakePlan(PlanCtx(), o, diags);
+  }
+
+  // The apply walk with progress lines, Ctrl-C handling and the summary.
+  int Apply(Plan& plan) {
+    struct sigaction sa {}, old_int {}, old_term {};
+    sa.sa_handler = OnInterrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    g_interrupts = 0;
+    planner::ApplyOptions o;
+    o.parallelism = parallelism;
+    o.interrupt = &g_interrupts;
+    std::ostream& out = *ctx.out;
+    std::mutex out_mu;
+    std::atomic<bool> told{false};
+    o.log = [&](const std::string& line) {
+      std::lock_guard<std::mutex> l(out_mu);
+      if (g_interrupts.load() > 0 && !told.exchange(true))
+        out << "Interrupt received: starting nothing new; waiting for operations in flight to finish...\n";
+      out << line << std::endl;
+    };
+    planner::ApplyResult r = planner::ApplyPlan(plan, PlanCtx(), o, diags);
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+    ReportDiags();
+    auto s = plan.summary();
+    if (r.interrupted || g_interrupts.load() > 0) {
+      out << "\nInterrupted: " << r.succeeded << " operation(s) completed and saved, " << r.skipped
+          << " not started.\n";
+      return 130;
+    }
+    if (!r.ok()) {
+      out << "\nApply failed: " << r.succeeded << " operation(s) succeeded, " << r.failed << " failed, "
+          << r.skipped << " skipped. State keeps every success.\n";
+      return 1;
+    }
+    if (plan.mode == PlanMode::kDestroy)
+      out << "\nDestroy complete! Resources: " << s.destroy << " destroyed.\n";
+    else
+      out << "\nApply complete! Resources: " << s.add << " added, " << s.change << " changed, "
+          << s.replace << " replaced, " << s.destroy << " destroyed.\n";
+    return diags.HasErrors() ? 1 : 0;
+  }
+
+  bool Confirm(const std::string& what) {
+    if (flags.auto_approve) return true;
+    if (!isatty(STDIN_FILENO)) {
+      ctx.Fail(what + " needs confirmation, but stdin is not a terminal; pass --auto-approve");
+      return false;
+    }
+    *ctx.out << "\nDo you want to perform these actions? Only `yes` will be accepted.\n  Enter a value: "
+             << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "yes") {
+      *ctx.out << "Cancelled; nothing was changed.\n";
+      return false;
+    }
+    return true;
+  }
+};
+
+bool ReadText(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+bool LoadSavedPlan(const Context& ctx, const std::string& file, Plan* plan) {
+  std::string text;
+  if (!ReadText(file, &text)) {
+    ctx.Fail("cannot read saved plan `" + file + "`");
+    return false;
+  }
+  json j = json::parse(text, nullptr, false);
+  std::string error;
+  if (j.is_discarded() || !planner::SavedPlanFromJson(j, plan, &error)) {
+    ctx.Fail("`" + file + "` is not a kiln saved plan" + (error.empty() ? "" : ": " + error));
+    return false;
+  }
+  return true;
+}
+
+std::string Render(const Plan& plan, const std::string& format, bool color) {
+  if (format == "json") return planner::RenderJson(plan);
+  if (format == "markdown") return planner::RenderMarkdown(plan);
+  return planner::RenderText(plan, {color});
+}
+
+bool ValidFormat(const Context& ctx, const std::string& f) {
+  if (f == "text" || f == "json" || f == "markdown") return true;
+  ctx.Fail("--format takes text, json or markdown, not `" + f + "`");
+  return false;
+}
+
+}  // namespace
+
 int RunPlan(const Context& ctx, const std::vector<std::string>& args) {
-  ctx.Fail("this command is not implemented yet");
-  return 1;
+  PlanFlags pf;
+  Flags f("kiln plan [flags]", "Refresh, compare the configuration with state and print what apply would do.");
+  pf.Declare(f, true, false);
+  if (!f.Parse(args, ctx)) return f.exit_code();
+  if (!ValidFormat(ctx, pf.format)) return 1;
+  Session s(ctx, pf);
+  if (int rc = s.Open("plan", true)) return rc;
+  Plan plan = s.MakePlan(PlanMode::kNormal);
+  s.ReportDiags();
+  if (pf.format != "text" || !plan.errored) *ctx.out << Render(plan, pf.format, ctx.color);
+  if (plan.errored) return 1;
+  if (!pf.out.empty()) {
+    std::string text = planner::SavedPlanToJson(plan).dump(2) + "\n";
+    std::ofstream out(pf.out, std::ios::trunc);
+    out << text;
+    out.close();
+    chmod(pf.out.c_str(), 0600);
+    if (!out) return s.Fail("cannot write `" + pf.out + "`");
+    if (pf.format == "text") *ctx.out << "\nSaved the plan to " << pf.out << "; apply it with `kiln apply " << pf.out << "`.\n";
+  }
+  if (pf.detailed_exitcode && plan.HasChanges()) return 2;
+  return 0;
 }
 
 int RunApply(const Context& ctx, const std::vector<std::string>& args) {
-  ctx.Fail("this command is not implemented yet");
-  return 1;
+  PlanFlags pf;
+  Flags f("kiln apply [flags] [FILE]", "Make the changes of a fresh plan (after confirmation), or exactly those of a saved plan FILE.");
+  pf.Declare(f, false, true);
+  f.Positional(&pf.positional, 0, 1);
+  if (!f.Parse(args, ctx)) return f.exit_code();
+  Session s(ctx, pf);
+  if (pf.positional.empty()) {
+    if (int rc = s.Open("apply", true)) return rc;
+    Plan plan = s.MakePlan(PlanMode::kNormal);
+    s.ReportDiags();
+    s.diags = Diagnostics();
+    if (plan.errored) return 1;
+    *ctx.out << planner::RenderText(plan, {ctx.color});
+    if (!plan.HasChanges()) return 0;
+    if (!s.Confirm("apply")) return 1;
+    *ctx.out << "\n";
+    return s.Apply(plan);
+  }
+  // A saved plan: applied exactly, or refused when stale.
+  Plan plan;
+  if (!LoadSavedPlan(ctx, pf.positional[0], &plan)) return 1;
+  if (int rc = s.Open("apply", plan.mode != PlanMode::kDestroy)) return rc;
+  std::string why;
+  state::State cur = s.store->Current();
+  if (plan.state_existed != s.store->Exists()) why = plan.state_existed ? "the state file is gone" : "state was created since the plan was made";
+  else if (plan.state_existed && plan.lineage != cur.lineage) why = "the state's lineage differs";
+  else if (plan.state_existed && plan.serial != cur.serial) why = "state changed since the plan was made (serial " + std::to_string(plan.serial) + " -> " + std::to_string(cur.serial) + ")";
+  else if (s.config && plan.config_hash != s.config->ConfigHash()) why = "the configuration changed since the plan was made";
+  else if (plan.variables_hash != s.VariablesHash()) why = "input values differ from the plan's";
+  if (!why.empty()) {
+    s.diags.Error("E0907", {}, "saved plan is stale: " + why).help = "run `kiln plan --out FILE` again";
+    s.ReportDiags();
+    return 1;
+  }
+  if (s.config) {
+    state::State snap = s.store->Current();
+    ResourceLookup lookup = [&snap](const std::string& a) -> const json* {
+      const auto* r = snap.Find(a);
+      return r ? &r->attributes : nullptr;
+    };
+    ConfigGraph g = s.config->Evaluate(lookup, s.diags);
+    if (s.diags.HasErrors() || !planner::RestorePlanValues(plan, g, s.diags)) {
+      s.ReportDiags();
+      return 1;
+    }
+  }
+  return s.Apply(plan);
 }
 
 int RunDestroy(const Context& ctx, const std::vector<std::string>& args) {
-  ctx.Fail("this command is not implemented yet");
-  return 1;
+  PlanFlags pf;
+  Flags f("kiln destroy [flags]", "Delete everything in state, dependents first.");
+  pf.Declare(f, false, true);
+  if (!f.Parse(args, ctx)) return f.exit_code();
+  Session s(ctx, pf);
+  if (int rc = s.Open("destroy", false)) return rc;
+  Plan plan = s.MakePlan(PlanMode::kDestroy);
+  s.ReportDiags();
+  s.diags = Diagnostics();
+  if (plan.errored) return 1;
+  *ctx.out << planner::RenderText(plan, {ctx.color});
+  if (!plan.HasChanges()) return 0;
+  if (!s.Confirm("destroy")) return 1;
+  *ctx.out << "\n";
+  return s.Apply(plan);
 }
 
 int RunShow(const Context& ctx, const std::vector<std::string>& args) {
-  ctx.Fail("this command is not implemented yet");
-  return 1;
+  std::string format = "text";
+  std::vector<std::string> pos;
+  Flags f("kiln show [--format text|json|markdown] [FILE]", "Show a saved plan, or the current state.");
+  f.String("--format", &format, "text|json|markdown", "Output format");
+  f.Positional(&pos, 0, 1);
+  if (!f.Parse(args, ctx)) return f.exit_code();
+  if (!ValidFormat(ctx, format)) return 1;
+  if (!pos.empty()) {
+    Plan plan;
+    if (!LoadSavedPlan(ctx, pos[0], &plan)) return 1;
+    *ctx.out << Render(plan, format, ctx.color);
+    return 0;
+  }
+  state::StateStore store(state::kDefaultStatePath);
+  state::State st;
+  Diagnostics d;
+  SourceManager sm;
+  if (!store.Load(&st, d)) {
+    ctx.Report(d, sm);
+    return 1;
+  }
+  if (format == "json") {
+    *ctx.out << state::SerializeState(st);
+    return 0;
+  }
+  if (st.resources.empty() && st.outputs.empty()) {
+    *ctx.out << "The state is empty.\n";
+    return 0;
+  }
+  for (const auto& r : st.resources) {
+    planner::ResourceChange c;
+    c.address = r.address;
+    *ctx.out << "# " << r.address << (r.status == state::kStatusReady ? "" : " (" + r.status + ")") << ":\n"
+             << r.kind << " \"" << r.name << "\" " << r.attributes.dump(2) << "\n\n";
+  }
+  if (!st.outputs.empty()) {
+    *ctx.out << "Outputs:\n";
+    for (const auto& [n, o] : st.outputs) *ctx.out << "  " << n << " = " << o.value.dump() << "\n";
+  }
+  return 0;
 }
 
 int RunGraph(const Context& ctx, const std::vector<std::string>& args) {
-  ctx.Fail("this command is not implemented yet");
-  return 1;
+  PlanFlags pf;
+  bool plan_graph = false;
+  Flags f("kiln graph [--plan] [flags]", "Print the resource dependency graph (or with --plan the plan's action graph) in Graphviz DOT.");
+  f.Bool("--plan", &plan_graph, "The action graph of a plan");
+  f.Repeated("--var", &pf.vars, "NAME=VALUE", "Set an input value");
+  f.Repeated("--var-file", &pf.var_files, "FILE", "Read input values from a file");
+  if (!f.Parse(args, ctx)) return f.exit_code();
+  Session s(ctx, pf);
+  if (int rc = s.Open("graph", true)) return rc;
+  if (plan_graph) {
+    Plan plan = s.MakePlan(PlanMode::kNormal);
+    std::vector<planner::ApplyOp> ops;
+    dag::Graph g = planner::BuildApplyGraph(plan, &ops, s.diags);
+    s.ReportDiags();
+    if (plan.errored) return 1;
+    *ctx.out << g.ToDot("kiln plan");
+    return 0;
+  }
+  state::State snap = s.store->Current();
+  ResourceLookup lookup = [&snap](const std::string& a) -> const json* {
+    const auto* r = snap.Find(a);
+    return r ? &r->attributes : nullptr;
+  };
+  ConfigGraph cg = s.config->Evaluate(lookup, s.diags);
+  dag::Graph g;
+  std::map<std::string, dag::NodeId> ids;
+  for (const auto& r : cg.resources) ids[r.address] = g.AddNode(r.address);
+  for (const auto& r : cg.resources)
+    for (const auto& d : r.depends_on)
+      if (ids.count(d)) g.AddEdge(ids[d], ids[r.address]);
+  s.ReportDiags();
+  if (auto cycle = g.FindCycle(); !cycle.empty()) {
+    ctx.Fail("the resources form a cycle: " + dag::FormatCycle(cycle));
+    return 1;
+  }
+  *ctx.out << g.ToDot("kiln");
+  return 0;
 }
 
 }  // namespace kiln::cli

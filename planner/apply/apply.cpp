@@ -152,6 +152,75 @@ struct Walk {
   // For "Still creating..." lines.
   std::map<dag::NodeId, Clock::time_point> started;
 
+  // What this walk has done, by address (nullopt: deleted). Dependents read
+  // it at once; the state file catches up through the store's group commit
+  // on saver threads, so workers do not wait for fsync. Each save writes
+  // the latest value of its address, so saves may land in any order. A
+  // create's journal entry is completed only after its save is durable.
+  std::mutex applied_mu;
+  std::map<std::string, std::optional<state::ResourceState>> applied;
+  std::mutex savers_mu;
+  std::vector<std::thread> savers;
+  std::atomic<bool> save_failed{false};
+
+  std::optional<state::ResourceState> CurrentOf(const std::string& address) {
+    {
+      std::lock_guard<std::mutex> lock(applied_mu);
+      auto it = applied.find(address);
+      if (it != applied.end()) return it->second;
+    }
+    std::optional<state::ResourceState> out;
+    ctx.store->Read([&](const state::State& s) {
+      if (const auto* r = s.Find(address)) out = *r;
+    });
+    return out;
+  }
+
+  // Records the new state of `c.address` (nullopt: gone) and saves it.
+  void Commit(const ResourceChange& c, std::optional<state::ResourceState> rs, bool complete_journal) {
+    {
+      std::lock_guard<std::mutex> lock(applied_mu);
+      applied[c.address] = std::move(rs);
+    }
+    std::string address = c.address;
+    SourceRange range = c.range;
+    std::lock_guard<std::mutex> lock(savers_mu);
+    savers.emplace_back([this, address, range, complete_journal] {
+      Diagnostics d;
+      bool ok = ctx.store->Update(
+          [&](state::State& s) {
+            std::optional<state::ResourceState> latest;
+            {
+              std::lock_guard<std::mutex> l(applied_mu);
+              latest = applied[address];
+            }
+            if (latest) s.Upsert(*latest);
+            else s.Remove(address);
+          },
+          d);
+      if (!ok) {
+        save_failed = true;
+        std::lock_guard<std::mutex> l(log_mu);
+        diags.Append(d);
+        diags.Error("E0906", range, address + ": could not save state after the operation");
+        return;
+      }
+      if (complete_journal && ctx.journal) {
+        Diagnostics jd;
+        ctx.journal->Complete(address, jd);
+      }
+    });
+  }
+
+  void JoinSavers() {
+    std::vector<std::thread> mine;
+    {
+      std::lock_guard<std::mutex> lock(savers_mu);
+      mine.swap(savers);
+    }
+    for (auto& t : mine) t.join();
+  }
+
   std::mutex log_mu;
   void Log(const std::string& line) {
     if (!options.log) return;
@@ -192,17 +261,6 @@ struct Walk {
     return rs;
   }
 
-  bool Save(const std::function<void(state::State&)>& edit, const ResourceChange& c) {
-    Diagnostics d;
-    bool ok = ctx.store->Update(edit, d);
-    if (!ok) {
-      std::lock_guard<std::mutex> lock(log_mu);
-      diags.Append(d);
-      diags.Error("E0906", c.range, c.address + ": could not save state after the operation");
-    }
-    return ok;
-  }
-
   // Makes config/planned known: a value that depended on a resource applied
   // earlier in this walk is evaluated again with the fresh state.
   bool Resolve(const ResourceChange& c, Provider* p, const json& prior_plain, json* config,
@@ -211,6 +269,13 @@ struct Walk {
     *planned = c.planned;
     if (!ContainsUnknown(*config) || !ctx.config) return true;
     state::State snapshot = ctx.store->Current();
+    {
+      std::lock_guard<std::mutex> lock(applied_mu);
+      for (const auto& [a, r] : applied) {
+        if (r) snapshot.Upsert(*r);
+        else snapshot.Remove(a);
+      }
+    }
     ResourceLookup lookup = [&snapshot](const std::string& a) -> const json* {
       const auto* r = snapshot.Find(a);
       return r ? &r->attributes : nullptr;
@@ -248,22 +313,18 @@ struct Walk {
                      [this, &c](const std::string& m) { Log(c.address + ": " + m); }};
     ApplyResponse resp = p->Apply(req);
     bool failed = HasErrors(resp.diagnostics);
-    bool saved = true;
     if (!resp.state.is_null()) {
-      auto rs = Record(c, resp.state, failed ? state::kStatusTainted : state::kStatusReady);
-      saved = Save([&](state::State& s) { s.Upsert(rs); }, c);
-    }
-    if (saved && ctx.journal) {
-      Diagnostics d;
+      Commit(c, Record(c, resp.state, failed ? state::kStatusTainted : state::kStatusReady), true);
+    } else if (ctx.journal) {
+      Diagnostics d;  // nothing was created: nothing to recover
       ctx.journal->Complete(c.address, d);
     }
     if (failed) AddError(c, ProviderErrors(resp.diagnostics));
-    return !failed && saved;
+    return !failed;
   }
 
   bool RunUpdate(const ResourceChange& c, Provider* p) {
-    state::State cur = ctx.store->Current();
-    const state::ResourceState* prior = cur.Find(c.address);
+    std::optional<state::ResourceState> prior = CurrentOf(c.address);
     if (!prior) {
       AddError(c, "is no longer in state; plan again");
       return false;
@@ -276,10 +337,7 @@ struct Walk {
                      [this, &c](const std::string& m) { Log(c.address + ": " + m); }};
     ApplyResponse resp = p->Apply(req);
     bool failed = HasErrors(resp.diagnostics);
-    if (!resp.state.is_null()) {
-      auto rs = Record(c, resp.state, state::kStatusReady);
-      if (!Save([&](state::State& s) { s.Upsert(rs); }, c)) return false;
-    }
+    if (!resp.state.is_null()) Commit(c, Record(c, resp.state, state::kStatusReady), false);
     if (failed) AddError(c, ProviderErrors(resp.diagnostics));
     return !failed;
   }
@@ -292,8 +350,7 @@ struct Walk {
       if (!c.prior) return true;
       attrs = c.prior->attributes;
     } else {
-      state::State cur = ctx.store->Current();
-      const auto* r = cur.Find(c.address);
+      auto r = CurrentOf(c.address);
       if (!r) return true;  // already gone
       attrs = r->attributes;
     }
@@ -303,7 +360,8 @@ struct Walk {
       return false;
     }
     if (op.deposed) return true;
-    return Save([&](state::State& s) { s.Remove(c.address); }, c);
+    Commit(c, std::nullopt, false);
+    return true;
   }
 
   void Run(dag::NodeId n) {
@@ -329,8 +387,7 @@ struct Walk {
     }
     std::string id;
     if (op.kind != ApplyOp::kDelete) {
-      state::State cur = ctx.store->Current();
-      if (const auto* r = cur.Find(c.address))
+      if (auto r = CurrentOf(c.address))
         if (r->attributes.contains("id") && r->attributes["id"].is_string())
           id = " [id=" + r->attributes["id"].get<std::string>() + "]";
     }
@@ -483,6 +540,8 @@ ApplyResult ApplyPlan(Plan& plan, const PlanContext& ctx, const ApplyOptions& op
     w.cv.notify_all();
   }
   if (ticker.joinable()) ticker.join();
+  w.JoinSavers();
+  if (w.save_failed) ++w.result.failed;
   for (dag::NodeId i = 0; i < n; ++i)
     if (w.state_[i] == 0) ++w.result.skipped;
   w.result.interrupted = w.Interrupt() > 0 && w.result.skipped > 0;
