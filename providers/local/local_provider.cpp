@@ -710,15 +710,50 @@ class LocalProvider : public Provider {
     return false;
   }
 
+  // A reference to another local object: its attribute object, or its
+  // address as a string ("datastore.ckpt", relative to the referring
+  // resource's module). Returns the record this provider keeps for it under
+  // ROOT/<area>/, or null.
+  json ResolveRef(const json& ref, const std::string& area, const std::string& self_address) {
+    if (ref.is_object()) {
+      std::string id = Str(ref, "id");
+      if (area == "clusters" && !id.empty()) return ReadJson(root_ / area / (id + ".json"));
+      return json();
+    }
+    if (!ref.is_string()) return json();
+    std::string target = ref.get<std::string>();
+    std::string prefix;
+    for (const char* kind : {".training_job.", ".endpoint.", ".cluster.", ".datastore."}) {
+      size_t at = self_address.rfind(kind);
+      if (at != std::string::npos && (prefix.empty() || at + 1 > prefix.size())) prefix = self_address.substr(0, at + 1);
+    }
+    for (const std::string& candidate : {prefix + target, target}) {
+      json r = ReadJson(root_ / area / (Slug(candidate) + ".json"));
+      if (r.is_object()) return r;
+    }
+    return json();
+  }
+
+  std::string DatastoreDirOf(const json& ref, const std::string& self_address) {
+    if (ref.is_object()) return DatastorePath(ref);
+    json r = ResolveRef(ref, "datastores", self_address);
+    return r.is_object() ? Str(r, "path") : "";
+  }
+
   // GPUs for a job or an endpoint: `per` GPUs for each of `copies` processes.
-  bool AssignGpus(const json& config, int copies, std::vector<std::vector<int>>* out,
-                  std::string* error) {
+  bool AssignGpus(const json& config, const std::string& address, int copies,
+                  std::vector<std::vector<int>>* out, std::string* error) {
     GpuRequest gpu;
     if (!ParseGpu(config.value("gpu", json()), &gpu, error)) return false;
     std::vector<int> pool;
     json cluster = config.value("cluster", json());
-    if (cluster.is_object()) {
-      json r = ReadJson(root_ / "clusters" / (Str(cluster, "id") + ".json"));
+    bool has_cluster = cluster.is_object() || cluster.is_string();
+    if (has_cluster) {
+      json r = ResolveRef(cluster, "clusters", address);
+      if (!r.is_object() && cluster.is_string()) {
+        *error = "cannot find the cluster `" + cluster.get<std::string>() + "` (it is not a local cluster)";
+        return false;
+      }
       json indices = r.is_object() ? r["gpus"] : cluster.value("gpu_indices", json());
       if (indices.is_array())
         for (const auto& i : indices) pool.push_back(i.get<int>());
@@ -732,7 +767,7 @@ class LocalProvider : public Provider {
     if (need > pool.size()) {
       *error = "needs " + std::to_string(need) + " GPUs (" + std::to_string(gpu.count) + " × " +
                std::to_string(copies) + ") but " +
-               (cluster.is_object() ? "its cluster has " : "this machine has ") +
+               (has_cluster ? "its cluster has " : "this machine has ") +
                std::to_string(pool.size()) + " free";
       return false;
     }
@@ -798,7 +833,7 @@ class LocalProvider : public Provider {
       return resp;
     }
     std::vector<std::vector<int>> gpus;
-    if (!AssignGpus(c, 1, &gpus, &error)) {
+    if (!AssignGpus(c, req.address, 1, &gpus, &error)) {
       resp.diagnostics.push_back(Err("training job " + error, {"gpu"}));
       return resp;
     }
@@ -814,11 +849,19 @@ class LocalProvider : public Provider {
     env["CUDA_VISIBLE_DEVICES"] = Join(gpus[0], ",");
     env["KILN_JOB_ID"] = id;
     std::string output = (dir / "output").string();
-    if (c.contains("output") && c["output"].is_object()) output = DatastorePath(c["output"]);
+    if (c.contains("output") && !c["output"].is_null()) {
+      output = DatastoreDirOf(c["output"], req.address);
+      if (output.empty()) {
+        resp.diagnostics.push_back(Err("cannot find the output datastore of " + req.address +
+                                       " among this provider's datastores", {"output"}));
+        fs::remove_all(dir, ec);
+        return resp;
+      }
+    }
     fs::create_directories(output, ec);
     env["KILN_OUTPUT"] = output;
     if (c.contains("inputs") && c["inputs"].is_object())
-      for (const auto& [name, ds] : c["inputs"].items()) env["KILN_INPUT_" + EnvName(name)] = DatastorePath(ds);
+      for (const auto& [name, ds] : c["inputs"].items()) env["KILN_INPUT_" + EnvName(name)] = DatastoreDirOf(ds, req.address);
     int64_t max_runtime = Int(c, "max_runtime", 0);
     if (max_runtime > 0) env["KILN_MAX_RUNTIME_S"] = std::to_string((max_runtime + 999) / 1000);
 
@@ -969,7 +1012,7 @@ class LocalProvider : public Provider {
     }
     std::string error;
     std::vector<std::vector<int>> gpus;
-    if (!AssignGpus(c, static_cast<int>(min), &gpus, &error)) {
+    if (!AssignGpus(c, req.address, static_cast<int>(min), &gpus, &error)) {
       resp.diagnostics.push_back(Err("endpoint " + error, {"gpu"}));
       return resp;
     }

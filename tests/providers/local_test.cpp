@@ -246,6 +246,25 @@ TEST_F(Local, JobThatExitsZeroGetsItsEnvironment) {
   EXPECT_EQ(r[0], Path{"command"});
 }
 
+TEST_F(Local, ReferencesByAddressResolveWithinTheModule) {
+  // The planner may pass a reference as the referenced resource's address.
+  Create("cluster", "module.m.cluster.pool", {{"gpu", "H100:3"}});
+  json out = Create("datastore", "module.m.datastore.out", json::object());
+  json cfg = Job("echo \"$CUDA_VISIBLE_DEVICES\" > $KILN_OUTPUT/gpus.txt", true);
+  cfg["cluster"] = "cluster.pool";
+  cfg["output"] = "datastore.out";
+  cfg["gpu"] = "H100:2";
+  json s = Create("training_job", "module.m.training_job.t", cfg);
+  EXPECT_EQ(s["status"], "succeeded");
+  EXPECT_EQ(ReadFile(out["id"].get<std::string>() + "/gpus.txt"), "0,1\n");
+  json bad = cfg;
+  bad["output"] = "datastore.nope";
+  auto plan = p_->Plan({"training_job", "module.m.training_job.u", nullptr, bad});
+  auto r = p_->Apply({"training_job", "module.m.training_job.u", nullptr, plan.planned, bad, nullptr});
+  ASSERT_TRUE(HasErrors(r.diagnostics));
+  EXPECT_EQ(r.diagnostics[0].attribute, Path{"output"});
+}
+
 TEST_F(Local, JobThatExitsThreeFailsApplyWhenWaiting) {
   json cfg = Job("echo about to fail; exit 3", true);
   auto plan = p_->Plan({"training_job", "training_job.bad", nullptr, cfg});
