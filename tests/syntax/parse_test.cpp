@@ -1,6 +1,7 @@
 // Unit tests for Parse() and the AST adapter: ranges, escapes, quantities,
 // precedence, heredoc indentation, doc comments, error recovery.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "compiler/ast/ast_dump.h"
 #include "compiler/syntax/parse.h"
@@ -242,6 +243,34 @@ TEST(ParseTypeText, ParsesTypes) {
   auto bad = ParseTypeText(sm, "schema", "list<", diags);
   EXPECT_EQ(bad, nullptr);
   EXPECT_TRUE(diags.HasErrors());
+}
+
+}  // namespace
+}  // namespace kiln
+
+#include <filesystem>
+#include <fstream>
+
+#include "compiler/syntax/module_files.h"
+
+namespace kiln {
+namespace {
+
+TEST(ModuleFiles, ListsKilnFilesDirectlyInTheDirectorySorted) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("kiln_module_files_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "sub");
+  for (const char* name : {"b.kiln", "a.kiln", "notes.txt", "sub/c.kiln"}) std::ofstream(dir / name) << "";
+  std::string error;
+  std::vector<std::string> files = ListModuleFiles(dir.string(), &error);
+  EXPECT_TRUE(error.empty());
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0], (dir / "a.kiln").string());
+  EXPECT_EQ(files[1], (dir / "b.kiln").string());
+  fs::remove_all(dir);
+  EXPECT_TRUE(ListModuleFiles(dir.string(), &error).empty());
+  EXPECT_FALSE(error.empty());
 }
 
 }  // namespace
