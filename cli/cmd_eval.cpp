@@ -39,7 +39,13 @@ int RunEval(const Context& ctx, const std::vector<std::string>& args) {
   if (!ok) return 1;
   JsonOptions jo;
   jo.redact = true;
-  jo.resource_as_address = false;
+  // A resource prints as its attributes; resources inside them as addresses.
+  if (v.kind() == ValueKind::kResource && !(jo.redact && v.sensitive())) {
+    nlohmann::json obj = nlohmann::json::object();
+    for (const auto& [k, a] : v.AsResource().attrs) obj[k] = ToJson(a, jo);
+    *ctx.out << obj.dump() << "\n";
+    return 0;
+  }
   *ctx.out << ToJson(v, jo).dump() << "\n";
   return 0;
 }

@@ -151,9 +151,14 @@ TEST_P(GoldenTest, Matches) {
     return;
   }
   bool must_fail = file.filename().string().rfind("fail_", 0) == 0;
-  if (must_fail) EXPECT_NE(exit_code, 0) << "a fail_ file must fail";
-  else EXPECT_EQ(exit_code, 0) << err;
-  if (want_exit >= 0) EXPECT_EQ(exit_code, want_exit);
+  if (must_fail) {
+    EXPECT_NE(exit_code, 0) << "a fail_ file must fail";
+  } else {
+    EXPECT_EQ(exit_code, 0) << err;
+  }
+  if (want_exit >= 0) {
+    EXPECT_EQ(exit_code, want_exit);
+  }
   EXPECT_EQ(Lines(out), want_out) << "stdout of " << file;
   EXPECT_EQ(Lines(err), want_err) << "stderr of " << file;
 }

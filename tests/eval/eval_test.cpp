@@ -127,7 +127,8 @@ TEST_F(EvalTest, ResourcesReferencesAndInterpolation) {
   EXPECT_EQ(t->config["inputs"]["ds"], "datastore.data");
   EXPECT_EQ(t->config["retries"], 0);  // default filled in
   EXPECT_EQ(t->depends_on, (std::vector<std::string>{"cluster.pool", "datastore.data"}));
-  EXPECT_EQ(t->sensitive_paths, (std::vector<Path>{{"secrets", "TOKEN"}}));
+  // `secrets` is a sensitive field: the whole map is sensitive.
+  EXPECT_EQ(t->sensitive_paths, (std::vector<Path>{{"secrets"}}));
   EXPECT_EQ(t->config["secrets"]["TOKEN"], "t0ken");  // plain for providers
   EXPECT_EQ(g.resources[0].config["nodes"].dump(), R"({"max":4,"min":1})");
   EXPECT_EQ(g.outputs["url"].value.dump(), R"({"$unknown":true})");
@@ -164,7 +165,7 @@ output o = derived
 )"));
   EXPECT_EQ(Eval("derived", ""), "\"(sensitive)\"");
   EXPECT_EQ(Eval("n", ""), "\"(sensitive)\"");
-  EXPECT_EQ(Eval("[token, \"x\"]", ""), R"(["(sensitive)","x"])");
+  EXPECT_EQ(Eval("[token, \"x\"]", ""), R"j(["(sensitive)","x"])j");
   ConfigGraph g;
   ASSERT_TRUE(Run("", &g));
   EXPECT_TRUE(g.outputs["o"].sensitive);
