@@ -202,7 +202,7 @@ std::string Block(const ResourceChange& c, bool drift, const Colors& colors) {
   DiffWriter w(c.replace_paths, c.sensitive_changed, colors, c.action == Action::kUpdate || c.action == Action::kReplace);
   json before = c.action == Action::kCreate ? json() : c.before;
   json after = c.action == Action::kDelete ? json() : c.after;
-  w.Object(before.is_object() ? before : json::object(), after.is_object() ? after : json::object(), {}, 4);
+  w.Object(before.is_object() ? before : json::object(), after.is_object() ? after : json::object(), {}, 6);
   out << w.str() << "    }\n";
   return out.str();
 }

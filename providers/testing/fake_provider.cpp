@@ -254,7 +254,6 @@ PlanResponse FakeProvider::Plan(const PlanRequest& req) {
 ApplyResponse FakeProvider::Apply(const ApplyRequest& req) {
   Enter();
   Record("apply", req.address, req.prior.is_null() ? "create" : "update");
-  if (req.progress) req.progress(req.prior.is_null() ? "creating" : "updating");
   Wait(options_.apply_ms);
   ApplyResponse r;
   bool fail;

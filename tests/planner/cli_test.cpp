@@ -1,0 +1,211 @@
+// The real binary (KILN_BINARY) end to end against the fake provider, whose
+// objects live in a directory so that separate processes see them: plan,
+// apply, saved plans (stale ones refused), destroy, exit codes, corrupt
+// state, and a crash test that SIGKILLs `kiln apply` at seeded moments.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <thread>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct KilnRun {
+  int code;
+  std::string out;
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::random_device rd;
+    dir_ = fs::temp_directory_path() / ("kiln-cli-" + std::to_string(rd()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void Write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+  }
+  std::string Read(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  std::string Env(int latency_ms = 0) {
+    return "KILN_ENABLE_FAKE_PROVIDER=1 KILN_FAKE_LATENCY_MS=" + std::to_string(latency_ms) + " ";
+  }
+  KilnRun Kiln(const std::string& args, int latency_ms = 0) {
+    std::string cmd = "cd " + dir_.string() + " && " + Env(latency_ms) + KILN_BINARY + " --no-color " +
+                      args + " </dev/null 2>&1";
+    KilnRun r{0, ""};
+    FILE* p = popen(cmd.c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    int status = pclose(p);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+  }
+  // The fake provider's objects, counted per address.
+  std::map<std::string, int> Objects() {
+    std::map<std::string, int> out;
+    if (!fs::exists(dir_ / "objects")) return out;
+    for (const auto& e : fs::directory_iterator(dir_ / "objects")) {
+      if (e.path().extension() != ".json" || e.path().filename().string()[0] == '.') continue;
+      json j = json::parse(Read(e.path()), nullptr, false);
+      if (j.is_object()) ++out[j.value("address", "")];
+    }
+    return out;
+  }
+  std::string Config(int n, const std::string& extra = "") {
+    std::string s = "provider fake f {\n  dir = \"" + (dir_ / "objects").string() + "\"\n}\n";
+    s += "fake.thing root {\n  name = \"root\"\n}\n";
+    for (int i = 0; i < n; ++i) {
+      std::string dep = i < 3 ? "root" : "t" + std::to_string(i / 3);
+      s += "fake.thing t" + std::to_string(i) + " {\n  name = \"t" + std::to_string(i) +
+           "\"\n  ref  = " + dep + ".id\n}\n";
+    }
+    return s + extra;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(CliTest, PlanApplyDestroyWithExitCodes) {
+  Write("main.kiln", Config(3, "output root_id = root.id\n"));
+  KilnRun plan = Kiln("plan --detailed-exitcode");
+  EXPECT_EQ(plan.code, 2) << plan.out;
+  EXPECT_NE(plan.out.find("Plan: 4 to add, 0 to change, 0 to replace, 0 to destroy."), std::string::npos);
+  KilnRun noapprove = Kiln("apply");
+  EXPECT_EQ(noapprove.code, 1);
+  EXPECT_NE(noapprove.out.find("stdin is not a terminal; pass --auto-approve"), std::string::npos);
+  EXPECT_TRUE(Objects().empty());
+  KilnRun apply = Kiln("apply --auto-approve");
+  EXPECT_EQ(apply.code, 0) << apply.out;
+  EXPECT_NE(apply.out.find("fake.thing.root: Creation complete after 0s [id=fake-"), std::string::npos);
+  EXPECT_LT(apply.out.find("fake.thing.root: Creation complete"), apply.out.find("fake.thing.t0: Creating..."));
+  EXPECT_EQ(Objects().size(), 4u);
+  KilnRun again = Kiln("plan --detailed-exitcode");
+  EXPECT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("No changes."), std::string::npos);
+  KilnRun json_plan = Kiln("plan --format json");
+  json j = json::parse(json_plan.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << json_plan.out;
+  for (const char* k : {"format_version", "kiln_version", "applyable", "errored", "resource_changes",
+                        "resource_drift", "output_changes", "summary", "cost", "diagnostics"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_EQ(j["resource_changes"].size(), 4u);
+  EXPECT_EQ(j["resource_changes"][0]["action"], "noop");
+  KilnRun md = Kiln("plan --format markdown");
+  EXPECT_EQ(md.out, "**kiln plan:** no changes.\n");
+  KilnRun graph = Kiln("graph");
+  EXPECT_NE(graph.out.find("\"fake.thing.root\" -> \"fake.thing.t0\""), std::string::npos) << graph.out;
+  KilnRun destroy = Kiln("destroy --auto-approve");
+  EXPECT_EQ(destroy.code, 0) << destroy.out;
+  EXPECT_LT(destroy.out.find("fake.thing.t0: Destruction complete"), destroy.out.find("fake.thing.root: Destroying..."));
+  EXPECT_TRUE(Objects().empty());
+}
+
+TEST_F(CliTest, SavedPlanFromNoStateCannotBeAppliedTwice) {
+  Write("main.kiln", Config(2));
+  KilnRun plan = Kiln("plan --out plan.json");
+  ASSERT_EQ(plan.code, 0) << plan.out;
+  KilnRun first = Kiln("apply plan.json");
+  EXPECT_EQ(first.code, 0) << first.out;
+  EXPECT_EQ(Objects().size(), 3u);
+  KilnRun second = Kiln("apply plan.json");
+  EXPECT_EQ(second.code, 1);
+  EXPECT_NE(second.out.find("saved plan is stale"), std::string::npos) << second.out;
+  EXPECT_EQ(Objects().size(), 3u);
+  for (const auto& [a, n] : Objects()) EXPECT_EQ(n, 1) << a;
+}
+
+TEST_F(CliTest, SavedPlanIsStaleWhenConfigurationChanges) {
+  Write("main.kiln", Config(1));
+  ASSERT_EQ(Kiln("apply --auto-approve").code, 0);
+  ASSERT_EQ(Kiln("plan --out plan.json").code, 0);
+  Write("main.kiln", Config(2));
+  std::string before = Read(dir_ / ".kiln/state.json");
+  KilnRun r = Kiln("apply plan.json");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("saved plan is stale: the configuration changed"), std::string::npos) << r.out;
+  EXPECT_EQ(Read(dir_ / ".kiln/state.json"), before);
+}
+
+TEST_F(CliTest, CorruptStateIsAClearErrorAndIsNotOverwritten) {
+  Write("main.kiln", Config(1));
+  fs::create_directories(dir_ / ".kiln");
+  Write(".kiln/state.json", "{ this is not json");
+  KilnRun r = Kiln("apply --auto-approve");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find(".kiln/state.json"), std::string::npos) << r.out;
+  EXPECT_EQ(Read(dir_ / ".kiln/state.json"), "{ this is not json");
+  EXPECT_TRUE(Objects().empty());
+}
+
+TEST_F(CliTest, SigkillDuringApplyNeverLosesOrDuplicatesObjects) {
+  const int kResources = 30;
+  Write("main.kiln", Config(kResources - 1));
+  std::mt19937 rng(20261126);
+  int partial_rounds = 0;  // kills that landed in the middle of the work
+  for (int round = 0; round < 12; ++round) {
+    // Start an apply with some latency per operation and kill it at a
+    // seeded moment.
+    pid_t pid = fork();
+    if (pid == 0) {
+      std::string latency = std::to_string(5 + round % 3 * 5);
+      setenv("KILN_ENABLE_FAKE_PROVIDER", "1", 1);
+      setenv("KILN_FAKE_LATENCY_MS", latency.c_str(), 1);
+      if (chdir(dir_.c_str()) != 0) _exit(99);
+      int null = open("/dev/null", O_RDWR);
+      dup2(null, 0);
+      dup2(null, 1);
+      dup2(null, 2);
+      std::string extra = round % 2 ? "--parallelism=4" : "--parallelism=16";
+      execl(KILN_BINARY, KILN_BINARY, "apply", "--auto-approve", extra.c_str(), (char*)nullptr);
+      _exit(98);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 250));
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    // State is always readable, and no address ever has two objects.
+    KilnRun show = Kiln("show --format json");
+    ASSERT_EQ(show.code, 0) << "round " << round << ": " << show.out;
+    auto objects = Objects();
+    for (const auto& [a, n] : objects) ASSERT_EQ(n, 1) << "round " << round << ": " << a;
+    if (objects.size() > 0 && objects.size() < static_cast<size_t>(kResources)) ++partial_rounds;
+    // Every other round, tear some of it down again so that deletes are
+    // interrupted too.
+    if (round % 4 == 3) {
+      KilnRun d = Kiln("destroy --auto-approve --target fake.thing.t" + std::to_string(rng() % kResources));
+      ASSERT_NE(d.code, 137) << d.out;
+    }
+  }
+  EXPECT_GE(partial_rounds, 3) << "the kills should land mid-apply";
+  KilnRun finish = Kiln("apply --auto-approve");
+  ASSERT_EQ(finish.code, 0) << finish.out;
+  auto objects = Objects();
+  EXPECT_EQ(objects.size(), static_cast<size_t>(kResources));
+  for (const auto& [a, n] : objects) EXPECT_EQ(n, 1) << a;
+  json state = json::parse(Read(dir_ / ".kiln/state.json"), nullptr, false);
+  ASSERT_FALSE(state.is_discarded());
+  EXPECT_EQ(state["resources"].size(), static_cast<size_t>(kResources));
+  KilnRun plan = Kiln("plan --detailed-exitcode");
+  EXPECT_EQ(plan.code, 0) << plan.out;
+}
+
+}  // namespace
