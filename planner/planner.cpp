@@ -225,6 +225,13 @@ void Refresh(PlanRun& run) {
       return;
     }
     auto red = state::RedactForState(resp.state, d.sensitive_paths, hasher);
+    // A provider that cannot read a sensitive value back (the local provider
+    // never stores secrets) echoes the placeholder it was given: the
+    // recorded hash still holds.
+    for (const auto& [ptr, h] : r.sensitive_hashes) {
+      const json* v = AtPath(resp.state, state::PointerToPath(ptr));
+      if (v && *v == state::kSensitivePlaceholder) red.hashes[ptr] = h;
+    }
     if (red.attributes == r.attributes && red.hashes == r.sensitive_hashes) return;
     d.action = Action::kUpdate;
     d.action_reason = kReasonDriftChanged;
