@@ -38,12 +38,13 @@ def split_checks(text):
     start = end
     while start > 0 and (CHECK_RE.match(lines[start - 1]) or (lines[start - 1] == "" and start < end)):
         start -= 1
-    # Blank lines directly above the first check belong to the content.
-    while start < end and lines[start] == "":
-        start += 1
     checks = [CHECK_RE.match(l) for l in lines[start:end] if l != ""]
-    content = "\n".join(lines[:start])
-    if start > 0:
+    # The blank line that update() puts above the checks is not content.
+    body = lines[:start]
+    while body and body[-1] == "":
+        body.pop()
+    content = "\n".join(body)
+    if body:
         content += "\n"
     return content, [(m.group(1), m.group(2) or "") for m in checks]
 
@@ -73,6 +74,7 @@ def normalize(text, path, tmpdir):
 
 
 def run(kiln, path):
+    kiln = os.path.abspath(kiln)
     with open(path, encoding="utf-8", errors="surrogateescape") as f:
         text = f.read()
     content, checks = split_checks(text)
@@ -151,7 +153,7 @@ def main(argv):
     if len(argv) < 3:
         print(__doc__)
         return 2
-    kiln = argv[1]
+    kiln = os.path.abspath(argv[1])
     if argv[2] == "--update":
         for path in argv[3:]:
             update(kiln, path)
