@@ -274,16 +274,10 @@ bool PlannedEqualsPrior(const json& planned, const state::ResourceState& prior,
   return red.attributes == prior.attributes && red.hashes == prior.sensitive_hashes;
 }
 
-// Step: one change per configured instance.
-void Diff(PlanRun& run) {
-  if (!run.have_graph || run.options.mode != PlanMode::kNormal) return;
+// One instance: refreshed prior + configuration -> change.
+void DiffInstance(PlanRun& run, const ResourceInstance& inst, ResourceChange& c) {
   const auto& hasher = run.ctx.store->hasher();
-  const auto& resources = run.graph.resources;
-  std::vector<ResourceChange> changes(resources.size());
   std::set<std::string> replace_requested(run.options.replace.begin(), run.options.replace.end());
-  ParallelFor(resources.size(), run.options.parallelism, [&](size_t i) {
-    const ResourceInstance& inst = resources[i];
-    ResourceChange& c = changes[i];
     c.address = inst.address;
     c.module = inst.module;
     c.kind = inst.kind;
@@ -363,8 +357,56 @@ void Diff(PlanRun& run) {
         if (!had || !hasher.Same(*v, h->second)) c.sensitive_changed.push_back(path);
       }
     }
+}
+
+// Step: one change per configured instance.
+void Diff(PlanRun& run) {
+  if (!run.have_graph || run.options.mode != PlanMode::kNormal) return;
+  const auto& resources = run.graph.resources;
+  std::vector<ResourceChange> changes(resources.size());
+  ParallelFor(resources.size(), run.options.parallelism, [&](size_t i) {
+    DiffInstance(run, resources[i], changes[i]);
   });
   run.plan.changes = std::move(changes);
+}
+
+// Step: values that change make what reads them change: evaluate again with
+// the planned values (unknown where the provider computes them) of changing
+// resources, and diff again every instance whose configuration moved.
+void PropagateChanges(PlanRun& run) {
+  if (!run.have_graph || run.options.mode != PlanMode::kNormal) return;
+  for (int round = 0; round < 64; ++round) {
+    std::map<std::string, json> overlay;
+    for (const auto& c : run.plan.changes)
+      if (c.action == Action::kCreate || c.action == Action::kUpdate || c.action == Action::kReplace)
+        overlay[c.address] = c.planned;
+    if (overlay.empty()) return;
+    const state::State& st = run.refreshed;
+    ResourceLookup lookup = [&](const std::string& address) -> const json* {
+      auto it = overlay.find(address);
+      if (it != overlay.end()) return &it->second;
+      const auto* r = st.Find(address);
+      return r ? &r->attributes : nullptr;
+    };
+    Diagnostics d;
+    ConfigGraph g = run.ctx.config->Evaluate(lookup, d);
+    if (d.HasErrors()) return;
+    std::vector<size_t> redo;
+    for (size_t i = 0; i < run.plan.changes.size() && i < g.resources.size(); ++i) {
+      const auto& inst = g.resources[i];
+      if (inst.address != run.plan.changes[i].address) return;  // shapes differ: keep pass one
+      const ResourceInstance* old = run.graph.Find(inst.address);
+      if (old && old->config != inst.config) redo.push_back(i);
+    }
+    if (redo.empty()) return;
+    for (size_t i : redo) run.graph.resources[i].config = g.resources[i].config;
+    ParallelFor(redo.size(), run.options.parallelism, [&](size_t k) {
+      size_t i = redo[k];
+      ResourceChange c;
+      DiffInstance(run, run.graph.resources[i], c);
+      run.plan.changes[i] = std::move(c);
+    });
+  }
 }
 
 // Step: recorded resources the configuration no longer has are deleted
@@ -567,6 +609,7 @@ const Step kPlanSteps[] = {
     {"refresh", Refresh},
     {"evaluate", Evaluate},
     {"diff", Diff},
+    {"propagate-changes", PropagateChanges},
     {"orphans", Orphans},
     {"replace-triggers", ReplaceTriggers},
     {"targeting", Targeting},
