@@ -43,31 +43,56 @@ std::string SerializeHeader(const State& state) {
   return out;
 }
 
-std::string SerializeBody(const State& state) {
+namespace {
+
+std::string SerializeResource(const ResourceState& r) {
   std::string out;
+  out += "    {\n";
+  AppendField(out, "address", r.address, 6, false);
+  AppendField(out, "module", r.module, 6, false);
+  AppendField(out, "kind", r.kind, 6, false);
+  AppendField(out, "name", r.name, 6, false);
+  AppendField(out, "key", r.key, 6, false);
+  AppendField(out, "provider", r.provider, 6, false);
+  AppendField(out, "provider_type", r.provider_type, 6, false);
+  AppendField(out, "status", r.status, 6, false);
+  if (r.create_before_destroy) AppendField(out, "create_before_destroy", true, 6, false);
+  AppendField(out, "dependencies", r.dependencies, 6, false);
+  AppendField(out, "sensitive_hashes", r.sensitive_hashes, 6, false);
+  AppendField(out, "attributes", r.attributes, 6, true);
+  out += "    }";
+  return out;
+}
+
+}  // namespace
+
+std::string SerializeBody(const State& state, BodyCache* cache) {
+  std::string out;
+  BodyCache next;
   if (state.resources.empty()) {
     out += "  \"resources\": [],\n";
   } else {
     out += "  \"resources\": [\n";
     for (size_t i = 0; i < state.resources.size(); ++i) {
       const ResourceState& r = state.resources[i];
-      out += "    {\n";
-      AppendField(out, "address", r.address, 6, false);
-      AppendField(out, "module", r.module, 6, false);
-      AppendField(out, "kind", r.kind, 6, false);
-      AppendField(out, "name", r.name, 6, false);
-      AppendField(out, "key", r.key, 6, false);
-      AppendField(out, "provider", r.provider, 6, false);
-      AppendField(out, "provider_type", r.provider_type, 6, false);
-      AppendField(out, "status", r.status, 6, false);
-      if (r.create_before_destroy) AppendField(out, "create_before_destroy", true, 6, false);
-      AppendField(out, "dependencies", r.dependencies, 6, false);
-      AppendField(out, "sensitive_hashes", r.sensitive_hashes, 6, false);
-      AppendField(out, "attributes", r.attributes, 6, true);
-      out += i + 1 < state.resources.size() ? "    },\n" : "    }\n";
+      if (cache == nullptr) {
+        out += SerializeResource(r);
+      } else {
+        auto it = cache->resources.find(r.address);
+        if (it != cache->resources.end() && it->second.first == r) {
+          out += it->second.second;
+          next.resources.insert(cache->resources.extract(it));
+        } else {
+          std::string text = SerializeResource(r);
+          out += text;
+          next.resources.emplace(r.address, std::make_pair(r, std::move(text)));
+        }
+      }
+      out += i + 1 < state.resources.size() ? ",\n" : "\n";
     }
     out += "  ],\n";
   }
+  if (cache != nullptr) *cache = std::move(next);
   json outputs = json::object();
   for (const auto& [name, o] : state.outputs) {
     json entry = {{"value", o.value}, {"sensitive", o.sensitive}};

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <unordered_map>
+#include <utility>
 
 #include "compiler/diag/diagnostics.h"
 #include "planner/state/state.h"
@@ -15,7 +17,12 @@ namespace kiln::state::format {
 // (resources and outputs) is split out so the store can tell whether content
 // changed without serializing twice.
 std::string SerializeHeader(const State& state);
-std::string SerializeBody(const State& state);
+// Text of resources already serialized, by address, with the value they were
+// made from: a save after one operation re-serializes one resource, not all.
+struct BodyCache {
+  std::unordered_map<std::string, std::pair<ResourceState, std::string>> resources;
+};
+std::string SerializeBody(const State& state, BodyCache* cache = nullptr);
 std::string Assemble(const std::string& header, const std::string& body);
 
 // Reader for format version 1. A version 2 gets its own ReadV2 and an

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -171,6 +172,10 @@ std::string NowUtc();
 
 // ---- The store ----
 
+namespace format {
+struct BodyCache;
+}
+
 // The local backend: one state file and its companions. Load once, then Save
 // as often as needed; Save and Update are safe to call from many threads.
 // A writer takes the StateLock (lock_path()) *before* Load and holds it until
@@ -178,6 +183,7 @@ std::string NowUtc();
 class StateStore {
  public:
   explicit StateStore(std::string path = kDefaultStatePath);
+  ~StateStore();
 
   // Reads the state. A missing file yields an empty state with a new lineage
   // (nothing is written until Save). A corrupt or unreadable file is an error
@@ -233,6 +239,7 @@ class StateStore {
   uint64_t failed_gen_ = 0;   // the last write that failed covered edits up to this
   Diagnostic failure_;        // ...with this error
   // What is on disk, to decide whether anything changed.
+  std::unique_ptr<format::BodyCache> body_cache_;
   std::string persisted_body_;
   std::string persisted_lineage_;
   std::string persisted_key_id_;

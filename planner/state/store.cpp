@@ -27,7 +27,10 @@ bool StatFile(const std::string& path, struct stat* st) { return ::stat(path.c_s
 
 }  // namespace
 
-StateStore::StateStore(std::string path) : path_(std::move(path)) {}
+StateStore::StateStore(std::string path)
+    : path_(std::move(path)), body_cache_(std::make_unique<format::BodyCache>()) {}
+
+StateStore::~StateStore() = default;
 
 bool StateStore::Exists() const {
   struct stat st;
@@ -70,7 +73,7 @@ bool StateStore::Load(State* out, Diagnostics& diags) {
       file_id_ = FileId{true, st.st_dev, st.st_ino, st.st_size,
                         int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
     }
-    persisted_body_ = format::SerializeBody(state);
+    persisted_body_ = format::SerializeBody(state, body_cache_.get());
     persisted_lineage_ = state.lineage;
     persisted_key_id_ = state.hash_key_id;
     persisted_serial_ = state.serial;
@@ -181,7 +184,7 @@ bool StateStore::Update(const std::function<void(State&)>& edit, Diagnostics& di
     // This thread writes everything edited so far.
     uint64_t gen = edit_gen_;
     current_.hash_key_id = HasHashes(current_) ? hasher_.KeyId() : "";
-    std::string body = format::SerializeBody(current_);
+    std::string body = format::SerializeBody(current_, body_cache_.get());
     if (file_id_.exists && body == persisted_body_ && current_.lineage == persisted_lineage_ &&
         current_.hash_key_id == persisted_key_id_) {
       written_gen_ = gen;  // nothing changed: nothing to write, serial stays
