@@ -1,4 +1,6 @@
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +27,30 @@ bool HasHashes(const State& s) {
 
 bool StatFile(const std::string& path, struct stat* st) { return ::stat(path.c_str(), st) == 0; }
 
+// Temp files (`P.tmp-<pid>-<n>`, `P.backup.tmp-<pid>`) left by a writer that
+// was killed mid-write; removed once their writer is no longer running.
+void RemoveStaleTempFiles(const std::string& path) {
+  std::string dir = fs::DirName(path);
+  std::string base = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.rfind(base + ".", 0) != 0) continue;
+    size_t at = name.find(".tmp-", base.size());
+    if (at == std::string::npos) continue;
+    std::string digits;
+    for (size_t i = at + 5; i < name.size() && std::isdigit(static_cast<unsigned char>(name[i])); ++i) {
+      digits += name[i];
+    }
+    if (digits.empty() || digits.size() > 9) continue;
+    pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    ::unlink((dir + "/" + name).c_str());
+  }
+  ::closedir(d);
+}
+
 }  // namespace
 
 StateStore::StateStore(std::string path)
@@ -41,6 +67,7 @@ bool StateStore::Load(State* out, Diagnostics& diags) {
   std::lock_guard<std::mutex> lock(mu_);
   loaded_ = false;
   load_failed_ = false;
+  RemoveStaleTempFiles(path_);
   std::string text, error;
   bool missing = false;
   State state;
@@ -223,9 +250,12 @@ bool StateStore::Update(const std::function<void(State&)>& edit, Diagnostics& di
       if (::link(path_.c_str(), tmp.c_str()) == 0) {
         if (::rename(tmp.c_str(), backup_path().c_str()) != 0) {
           error = fs::ErrnoText(errno);
-          ::unlink(tmp.c_str());
           ok = false;
         }
+        // rename() does nothing when both names are links to one file (the
+        // backup already is the current file, after a crash between the two
+        // renames of a save); the temp name must go either way.
+        ::unlink(tmp.c_str());
       } else {
         std::string previous;
         ok = fs::ReadFile(path_, &previous, &error) &&

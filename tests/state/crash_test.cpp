@@ -88,8 +88,9 @@ TEST(StateCrash, KillDuringConcurrentSavesLosesNothingAcknowledged) {
       EXPECT_TRUE(ParseState(testing::Slurp(store.backup_path()), "backup", "", &backup, bd));
       EXPECT_LE(backup.serial, s.serial);
     }
-    // The next writer carries on normally despite any temp file left behind.
+    // The next writer carries on normally; temp files of the dead writer are gone.
     EXPECT_TRUE(store.Update([](State& st) { st.outputs["after_crash"] = OutputState{true, false, ""}; }, diags));
+    for (const std::string& f : dir.Files()) EXPECT_EQ(f.find(".tmp-"), std::string::npos) << f << " (child " << pid << ")";
   }
   EXPECT_GT(total_acked, 100u) << "the kills came too early to test anything";
   std::printf("acknowledged writes checked across rounds: %zu\n", total_acked);
