@@ -473,4 +473,58 @@ int RunGraph(const Context& ctx, const std::vector<std::string>& args) {
   return 0;
 }
 
+int RunImport(const Context& ctx, const std::vector<std::string>& args) {
+  PlanFlags pf;
+  Flags f("kiln import [flags] ADDR ID",
+          "Adopt an existing live object into state through its provider: ADDR is a resource\n"
+          "instance of the configuration that is not in state yet, ID the provider's id of the object.");
+  f.Repeated("--var", &pf.vars, "NAME=VALUE", "Set an input value");
+  f.Repeated("--var-file", &pf.var_files, "FILE", "Read input values from a file (JSON or .kilnvars)");
+  f.String("--lock-timeout", &pf.lock_timeout, "DURATION", "Wait this long for the state lock (default 0s)");
+  f.Positional(&pf.positional, 2, 2);
+  if (!f.Parse(args, ctx)) return f.exit_code();
+  const std::string& address = pf.positional[0];
+  const std::string& id = pf.positional[1];
+  Session s(ctx, pf);
+  if (int rc = s.Open("import", true)) return rc;
+  state::State snap = s.store->Current();
+  ResourceLookup lookup = [&snap](const std::string& a) -> const json* {
+    const auto* r = snap.Find(a);
+    return r ? &r->attributes : nullptr;
+  };
+  ConfigGraph g = s.config->Evaluate(lookup, s.diags);
+  if (s.diags.HasErrors()) {
+    s.ReportDiags();
+    return 1;
+  }
+  const ResourceInstance* inst = g.Find(address);
+  if (!inst) {
+    std::vector<std::string> candidates;
+    for (const auto& r : g.resources) candidates.push_back(r.address);
+    auto& e = s.diags.Error("E0910", {}, "no resource instance `" + address + "` in the configuration");
+    std::string near = ClosestMatch(address, candidates);
+    if (!near.empty()) e.help = "did you mean `" + near + "`?";
+    else e.help = "declare the resource first; `kiln graph` lists the configuration's resources";
+    s.ReportDiags();
+    return 1;
+  }
+  if (snap.Find(address)) {
+    s.diags.Error("E0909", inst->range, address + " is already in state").help =
+        "`kiln state rm " + address + "` first to import a different object";
+    s.ReportDiags();
+    return 1;
+  }
+  state::ResourceState rs;
+  if (!planner::ImportResource(s.PlanCtx(), *inst, id, &rs, s.diags)) {
+    s.ReportDiags();
+    return 1;
+  }
+  s.ReportDiags();
+  std::string shown = id;
+  if (rs.attributes.is_object() && rs.attributes.contains("id") && rs.attributes["id"].is_string())
+    shown = rs.attributes["id"].get<std::string>();
+  *ctx.out << address << ": Import complete [id=" << shown << "]\n";
+  return 0;
+}
+
 }  // namespace kiln::cli

@@ -283,15 +283,7 @@ int RunInit(const Context& ctx, const std::vector<std::string>& args) {
   return 0;
 }
 
-int RunImport(const Context& ctx, const std::vector<std::string>& args) {
-  // Adopting an object writes state, which the planner owns; its state API
-  // is what this command will call (see the providers report).
-  Flags flags("kiln import ADDR ID", "Adopt an existing live object into state through its provider.");
-  std::vector<std::string> positional;
-  flags.Positional(&positional, 2, 2);
-  if (!flags.Parse(args, ctx)) return flags.exit_code();
-  ctx.Fail("kiln import is not implemented yet");
-  return 1;
-}
+// RunImport (`kiln import`) lives in cmd_plan.cpp: it shares the planning
+// commands' session (compile, state lock, providers).
 
 }  // namespace kiln::cli

@@ -641,4 +641,60 @@ Plan MakePlan(const PlanContext& ctx, const PlanOptions& options, Diagnostics& d
   return std::move(run.plan);
 }
 
+
+// ---- Import ----
+
+bool ImportResource(const PlanContext& ctx, const ResourceInstance& inst, const std::string& id,
+                    state::ResourceState* out, Diagnostics& diags) {
+  std::string error;
+  Provider* p = ctx.providers ? ctx.providers->Get(inst.provider, inst.provider_type, &error) : nullptr;
+  if (!p) {
+    AddError(diags, "E0901", inst.range,
+             inst.address + ": " + (error.empty() ? "no provider" : error),
+             "check the provider block and `kiln providers`");
+    return false;
+  }
+  ImportResponse resp = p->Import({BareKind(inst.kind), id});
+  if (HasErrors(resp.diagnostics) || resp.state.is_null() || !resp.state.is_object()) {
+    std::string why = HasErrors(resp.diagnostics) ? ProviderErrors(resp.diagnostics)
+                                                  : "the provider returned no object";
+    AddError(diags, "E0908", inst.range, inst.address + ": cannot import `" + id + "`: " + why,
+             "check the id; it is the provider's identifier of the live object");
+    return false;
+  }
+  // The same change the planner would make for a create of this instance,
+  // so the record is exactly what an apply would have written.
+  ResourceChange c;
+  c.address = inst.address;
+  c.module = inst.module;
+  c.kind = inst.kind;
+  c.name = inst.name;
+  c.key = inst.key;
+  c.provider = inst.provider;
+  c.provider_type = inst.provider_type;
+  c.dependencies = inst.depends_on;
+  c.range = inst.range;
+  c.create_before_destroy = inst.lifecycle.create_before_destroy.value_or(inst.kind == "endpoint");
+  c.sensitive_paths = SensitivePaths(p, inst.kind, inst.sensitive_paths);
+  state::ResourceState rs = RecordApplied(c, resp.state, state::kStatusReady, ctx.store->hasher());
+  bool existed = false;
+  bool ok = ctx.store->Update(
+      [&](state::State& s) {
+        if (s.Find(rs.address)) {
+          existed = true;
+          return;
+        }
+        s.Upsert(rs);
+      },
+      diags);
+  if (!ok) return false;
+  if (existed) {
+    AddError(diags, "E0909", inst.range, inst.address + " is already in state",
+             "`kiln state rm " + inst.address + "` first to import a different object");
+    return false;
+  }
+  if (out) *out = std::move(rs);
+  return true;
+}
+
 }  // namespace kiln::planner

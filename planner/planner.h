@@ -86,6 +86,19 @@ bool AddressMatches(const std::string& target, const std::string& address);
 // Bare kind name as in a provider schema: "slurm.reservation" -> "reservation".
 std::string BareKind(const std::string& kind);
 
+// The recorded form of what a provider returned for `c` (after an apply or
+// an import): sensitive values redacted and hashed with `hasher`, the
+// configuration's dependencies and lifecycle kept.
+state::ResourceState RecordApplied(const ResourceChange& c, const nlohmann::json& attrs,
+                                   const std::string& status, const state::SensitiveHasher& hasher);
+
+// `kiln import`: asks the provider of `inst` for the live object `id`
+// (ImportRequest) and records it in state under inst's address. The caller
+// holds the state lock and has checked that the address is not in state.
+// Errors E0908 (provider failure or no such object) and E0901.
+bool ImportResource(const PlanContext& ctx, const ResourceInstance& inst, const std::string& id,
+                    state::ResourceState* out, Diagnostics& diags);
+
 // ---- Apply ----
 
 struct ApplyOptions {

@@ -39,6 +39,27 @@ const char* OpSuffix(ApplyOp::Kind k) {
 
 }  // namespace
 
+state::ResourceState RecordApplied(const ResourceChange& c, const json& attrs,
+                                   const std::string& status, const state::SensitiveHasher& hasher) {
+  state::ResourceState rs;
+  rs.address = c.address;
+  rs.module = c.module;
+  rs.kind = c.kind;
+  rs.name = c.name;
+  rs.key = c.key;
+  rs.provider = c.provider;
+  rs.provider_type = c.provider_type;
+  auto red = state::RedactForState(attrs, c.sensitive_paths, hasher);
+  rs.attributes = red.attributes;
+  rs.sensitive_hashes = red.hashes;
+  rs.dependencies = c.dependencies;
+  std::sort(rs.dependencies.begin(), rs.dependencies.end());
+  rs.dependencies.erase(std::unique(rs.dependencies.begin(), rs.dependencies.end()), rs.dependencies.end());
+  rs.status = status;
+  rs.create_before_destroy = c.create_before_destroy;
+  return rs;
+}
+
 dag::Graph BuildApplyGraph(const Plan& plan, std::vector<ApplyOp>* ops, Diagnostics& diags) {
   dag::Graph g;
   ops->clear();
@@ -243,22 +264,7 @@ struct Walk {
   }
 
   state::ResourceState Record(const ResourceChange& c, const json& attrs, const std::string& status) {
-    state::ResourceState rs;
-    rs.address = c.address;
-    rs.module = c.module;
-    rs.kind = c.kind;
-    rs.name = c.name;
-    rs.key = c.key;
-    rs.provider = c.provider;
-    rs.provider_type = c.provider_type;
-    auto red = state::RedactForState(attrs, c.sensitive_paths, ctx.store->hasher());
-    rs.attributes = red.attributes;
-    rs.sensitive_hashes = red.hashes;
-    rs.dependencies = c.dependencies;
-    std::sort(rs.dependencies.begin(), rs.dependencies.end());
-    rs.status = status;
-    rs.create_before_destroy = c.create_before_destroy;
-    return rs;
+    return RecordApplied(c, attrs, status, ctx.store->hasher());
   }
 
   // Makes config/planned known: a value that depended on a resource applied

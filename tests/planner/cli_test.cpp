@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -209,3 +210,60 @@ TEST_F(CliTest, SigkillDuringApplyNeverLosesOrDuplicatesObjects) {
 }
 
 }  // namespace
+
+// `kiln import` adopts a live object: the state record is what apply would
+// have written (sensitive values redacted), so the next plan has no changes.
+TEST_F(CliTest, ImportAdoptsALiveObjectAndRefusesWhatItCannot) {
+  std::string config = "provider fake f {\n  dir = \"" + (dir_ / "objects").string() +
+                       "\"\n}\nfake.thing web {\n  name = \"web\"\n  password = \"hunter2\"\n}\n";
+  Write("main.kiln", config);
+  ASSERT_EQ(Kiln("apply --auto-approve").code, 0);
+  ASSERT_EQ(Objects().size(), 1u);
+  ASSERT_EQ(Kiln("state rm fake.thing.web").code, 0);
+  std::string id;
+  for (const auto& e : fs::directory_iterator(dir_ / "objects"))
+    if (e.path().extension() == ".json") id = e.path().stem().string();
+  ASSERT_FALSE(id.empty());
+
+  KilnRun typo = Kiln("import fake.thing.wbe " + id);
+  EXPECT_EQ(typo.code, 1);
+  EXPECT_NE(typo.out.find("E0910"), std::string::npos) << typo.out;
+  EXPECT_NE(typo.out.find("did you mean `fake.thing.web`?"), std::string::npos) << typo.out;
+  KilnRun missing = Kiln("import fake.thing.web no-such-id");
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.out.find("E0908"), std::string::npos) << missing.out;
+  EXPECT_NE(missing.out.find("no object with id `no-such-id`"), std::string::npos) << missing.out;
+
+  KilnRun ok = Kiln("import fake.thing.web " + id);
+  ASSERT_EQ(ok.code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("fake.thing.web: Import complete [id=" + id + "]"), std::string::npos) << ok.out;
+  std::string text = Read(dir_ / ".kiln/state.json");
+  EXPECT_EQ(text.find("hunter2"), std::string::npos) << "sensitive value written to state";
+  json st = json::parse(text, nullptr, false);
+  ASSERT_EQ(st["resources"].size(), 1u);
+  const json& r = st["resources"][0];
+  EXPECT_EQ(r["address"], "fake.thing.web");
+  EXPECT_EQ(r["provider"], "provider.fake.f");
+  EXPECT_EQ(r["attributes"]["id"], id);
+  EXPECT_EQ(r["attributes"]["password"], "(sensitive)");
+  EXPECT_TRUE(r["sensitive_hashes"].contains("/password"));
+  KilnRun plan = Kiln("plan --detailed-exitcode");
+  EXPECT_EQ(plan.code, 0) << plan.out;
+  EXPECT_EQ(Objects().size(), 1u);
+
+  KilnRun twice = Kiln("import fake.thing.web " + id);
+  EXPECT_EQ(twice.code, 1);
+  EXPECT_NE(twice.out.find("E0909"), std::string::npos) << twice.out;
+  EXPECT_NE(twice.out.find("already in state"), std::string::npos) << twice.out;
+
+  // The lock is taken: an import waits for (and here gives up on) a holder.
+  ASSERT_EQ(Kiln("state rm fake.thing.web").code, 0);
+  int fd = open((dir_ / ".kiln/state.json.lock").c_str(), O_RDWR | O_CREAT, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);
+  KilnRun locked = Kiln("import --lock-timeout 200ms fake.thing.web " + id);
+  EXPECT_EQ(locked.code, 1) << locked.out;
+  EXPECT_NE(locked.out.find("E0810"), std::string::npos) << locked.out;
+  close(fd);
+  EXPECT_EQ(Kiln("import fake.thing.web " + id).code, 0);
+}
