@@ -98,6 +98,88 @@ std::unique_ptr<antlr4::Token> Lexer::TryHeredocEnd() {
   return tok;
 }
 
+// The generated lexer costs several hundred instructions per character
+// (a locked DFA edge lookup each), and every run of white space is a
+// token of its own. The rules handled here are exactly those of
+// KilnLexer.g4 in DEFAULT_MODE: no other rule can match a longer text
+// starting with these characters, and keywords win over IDENT at equal
+// length because they come first.
+std::unique_ptr<antlr4::Token> Lexer::FastToken() {
+  if (!sim_) sim_ = getInterpreter<antlr4::atn::LexerATNSimulator>();
+  // WS : [ \t\r\n\u000C\uFEFF]+ -> skip
+  for (;;) {
+    size_t c = _input->LA(1);
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != 0x0C && c != 0xFEFF) break;
+    sim_->consume(_input);
+  }
+  size_t c = _input->LA(1);
+  size_t start = _input->index();
+  size_t line = sim_->getLine();
+  size_t col = sim_->getCharPositionInLine();
+  auto is_alpha = [](size_t ch) { return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_'; };
+  if (is_alpha(c)) {
+    char word[10];
+    size_t n = 0;
+    while (is_alpha(c) || (c >= '0' && c <= '9')) {
+      if (n < sizeof(word)) word[n] = static_cast<char>(c);
+      ++n;
+      sim_->consume(_input);
+      c = _input->LA(1);
+    }
+    size_t type = KilnLexer::IDENT;
+    if (n <= sizeof(word)) {
+      static const std::pair<std::string_view, size_t> kKeywords[] = {
+          {"input", KilnLexer::INPUT},       {"let", KilnLexer::LET},
+          {"output", KilnLexer::OUTPUT},     {"assert", KilnLexer::ASSERT},
+          {"type", KilnLexer::TYPE},         {"provider", KilnLexer::PROVIDER},
+          {"module", KilnLexer::MODULE},     {"backend", KilnLexer::BACKEND},
+          {"for", KilnLexer::FOR},           {"in", KilnLexer::IN},
+          {"if", KilnLexer::IF},             {"true", KilnLexer::TRUE_LIT},
+          {"false", KilnLexer::FALSE_LIT},   {"null", KilnLexer::NULL_LIT},
+          {"sensitive", KilnLexer::SENSITIVE},
+      };
+      std::string_view w(word, n);
+      for (const auto& [kw, t] : kKeywords) {
+        if (kw == w) {
+          type = t;
+          break;
+        }
+      }
+    }
+    return MakeToken(type, start, _input->index() - 1, line, col);
+  }
+  size_t type = 0;
+  switch (c) {
+    case '[': type = KilnLexer::LBRACK; break;
+    case ']': type = KilnLexer::RBRACK; break;
+    case '(': type = KilnLexer::LPAREN; break;
+    case ')': type = KilnLexer::RPAREN; break;
+    case ',': type = KilnLexer::COMMA; break;
+    case ':': type = KilnLexer::COLON; break;
+    case '?': type = KilnLexer::QUESTION; break;
+    case '+': type = KilnLexer::PLUS; break;
+    case '*': type = KilnLexer::STAR; break;
+    case '%': type = KilnLexer::PERCENT; break;
+    case '"': type = KilnLexer::QUOTE; break;
+    case '{': type = KilnLexer::LBRACE; break;
+    case '}': type = KilnLexer::RBRACE; break;
+    case '=': {
+      size_t next = _input->LA(2);
+      if (next == '=' || next == '>') return nullptr;
+      type = KilnLexer::ASSIGN;
+      break;
+    }
+    default:
+      return nullptr;
+  }
+  sim_->consume(_input);
+  auto tok = MakeToken(type, start, start, line, col);
+  if (type == KilnLexer::QUOTE) pushMode(KilnLexer::STR);
+  if (type == KilnLexer::LBRACE) pushMode(antlr4::Lexer::DEFAULT_MODE);
+  if (type == KilnLexer::RBRACE && !modeStack.empty()) popMode();
+  return tok;
+}
+
 std::unique_ptr<antlr4::Token> Lexer::nextToken() {
   if (mode == KilnLexer::HEREDOC && heredoc_line_start_ && !heredocs_.empty()) {
     if (auto tok = TryHeredocEnd()) return tok;
@@ -113,6 +195,12 @@ std::unique_ptr<antlr4::Token> Lexer::nextToken() {
     if (mode == KilnLexer::HEREDOC && !heredocs_.empty()) heredocs_.pop_back();
     popMode();
     return tok;
+  }
+  if (mode == antlr4::Lexer::DEFAULT_MODE) {
+    if (auto tok = FastToken()) {
+      heredoc_line_start_ = false;
+      return tok;
+    }
   }
   auto tok = KilnLexer::nextToken();
   switch (tok->getType()) {

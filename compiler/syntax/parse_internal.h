@@ -51,6 +51,11 @@ class Lexer : public kiln_antlr::KilnLexer {
 
  private:
   std::unique_ptr<antlr4::Token> TryHeredocEnd();
+  // Default-mode tokens whose rules are trivial (white space, names and
+  // keywords, single-character punctuation) without the ATN simulator;
+  // null when the generated lexer must decide.
+  std::unique_ptr<antlr4::Token> FastToken();
+  antlr4::atn::LexerATNSimulator* sim_ = nullptr;
   std::unique_ptr<antlr4::Token> MakeToken(size_t type, size_t start, size_t stop,
                                            size_t line, size_t col);
   struct Heredoc {
