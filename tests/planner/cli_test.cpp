@@ -2,6 +2,7 @@
 // objects live in a directory so that separate processes see them: plan,
 // apply, saved plans (stale ones refused), destroy, exit codes, corrupt
 // state, and a crash test that SIGKILLs `kiln apply` at seeded moments.
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -162,12 +163,20 @@ TEST_F(CliTest, SigkillDuringApplyNeverLosesOrDuplicatesObjects) {
   Write("main.kiln", Config(kResources - 1));
   std::mt19937 rng(20261126);
   int partial_rounds = 0;  // kills that landed in the middle of the work
-  for (int round = 0; round < 12; ++round) {
+  // How late a kill may land. It adapts to the machine's speed: halved after
+  // a round that finished before the kill, doubled after one that had not
+  // created anything yet, so that on a slow or loaded machine the kills still
+  // land mid-apply. At least 12 rounds; more (up to 40) until 3 landed mid-apply.
+  int max_delay_ms = 250;
+  for (int round = 0; round < 40 && (round < 12 || partial_rounds < 3); ++round) {
     // Start an apply with some latency per operation and kill it at a
     // seeded moment.
+    size_t before = Objects().size();
     pid_t pid = fork();
     if (pid == 0) {
-      std::string latency = std::to_string(5 + round % 3 * 5);
+      // Slow enough that the seeded kills land mid-apply (a faster journal
+      // made 5-15 ms applies finish before most kills).
+      std::string latency = std::to_string(15 + round % 3 * 10);
       setenv("KILN_ENABLE_FAKE_PROVIDER", "1", 1);
       setenv("KILN_FAKE_LATENCY_MS", latency.c_str(), 1);
       if (chdir(dir_.c_str()) != 0) _exit(99);
@@ -179,7 +188,7 @@ TEST_F(CliTest, SigkillDuringApplyNeverLosesOrDuplicatesObjects) {
       execl(KILN_BINARY, KILN_BINARY, "apply", "--auto-approve", extra.c_str(), (char*)nullptr);
       _exit(98);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 250));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % max_delay_ms));
     kill(pid, SIGKILL);
     int status;
     waitpid(pid, &status, 0);
@@ -188,7 +197,14 @@ TEST_F(CliTest, SigkillDuringApplyNeverLosesOrDuplicatesObjects) {
     ASSERT_EQ(show.code, 0) << "round " << round << ": " << show.out;
     auto objects = Objects();
     for (const auto& [a, n] : objects) ASSERT_EQ(n, 1) << "round " << round << ": " << a;
-    if (objects.size() > 0 && objects.size() < static_cast<size_t>(kResources)) ++partial_rounds;
+    bool complete = objects.size() == static_cast<size_t>(kResources);
+    if (objects.size() > before && !complete) ++partial_rounds;
+    if (complete) max_delay_ms = std::max(10, max_delay_ms / 2);
+    if (objects.size() == before && !complete) max_delay_ms = std::min(2000, max_delay_ms * 2);
+    // A finished apply leaves nothing to interrupt: tear everything down.
+    if (complete) {
+      ASSERT_EQ(Kiln("destroy --auto-approve").code, 0) << "round " << round;
+    }
     // Every other round, tear some of it down again so that deletes are
     // interrupted too.
     if (round % 4 == 3) {
