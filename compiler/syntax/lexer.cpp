@@ -180,6 +180,32 @@ std::unique_ptr<antlr4::Token> Lexer::FastToken() {
   return tok;
 }
 
+// In STR mode: STR_END, and a STR_TEXT run of plain characters (the run
+// is measured first; a backslash in it goes to the generated lexer, which
+// decides between an escape and a lone `\\`).
+std::unique_ptr<antlr4::Token> Lexer::FastStringToken() {
+  if (!sim_) sim_ = getInterpreter<antlr4::atn::LexerATNSimulator>();
+  size_t start = _input->index();
+  size_t line = sim_->getLine();
+  size_t col = sim_->getCharPositionInLine();
+  size_t c = _input->LA(1);
+  if (c == '"') {
+    sim_->consume(_input);
+    auto tok = MakeToken(KilnLexer::STR_END, start, start, line, col);
+    popMode();
+    return tok;
+  }
+  ssize_t k = 1;
+  for (;; ++k) {
+    c = _input->LA(k);
+    if (c == '"' || c == '$' || c == '\r' || c == '\n' || c == antlr4::Token::EOF) break;
+    if (c == '\\') return nullptr;
+  }
+  if (k == 1) return nullptr;
+  for (ssize_t i = 1; i < k; ++i) sim_->consume(_input);
+  return MakeToken(KilnLexer::STR_TEXT, start, _input->index() - 1, line, col);
+}
+
 std::unique_ptr<antlr4::Token> Lexer::nextToken() {
   if (mode == KilnLexer::HEREDOC && heredoc_line_start_ && !heredocs_.empty()) {
     if (auto tok = TryHeredocEnd()) return tok;
@@ -196,8 +222,8 @@ std::unique_ptr<antlr4::Token> Lexer::nextToken() {
     popMode();
     return tok;
   }
-  if (mode == antlr4::Lexer::DEFAULT_MODE) {
-    if (auto tok = FastToken()) {
+  if (mode == antlr4::Lexer::DEFAULT_MODE || mode == KilnLexer::STR) {
+    if (auto tok = mode == KilnLexer::STR ? FastStringToken() : FastToken()) {
       heredoc_line_start_ = false;
       return tok;
     }

@@ -55,6 +55,7 @@ class Lexer : public kiln_antlr::KilnLexer {
   // keywords, single-character punctuation) without the ATN simulator;
   // null when the generated lexer must decide.
   std::unique_ptr<antlr4::Token> FastToken();
+  std::unique_ptr<antlr4::Token> FastStringToken();
   antlr4::atn::LexerATNSimulator* sim_ = nullptr;
   std::unique_ptr<antlr4::Token> MakeToken(size_t type, size_t start, size_t stop,
                                            size_t line, size_t col);
