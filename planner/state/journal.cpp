@@ -1,4 +1,5 @@
-// The intent journal: JSON lines, appended and fsynced one record at a time.
+// The intent journal: JSON lines, appended in order under a mutex and
+// group-committed (one fdatasync covers every record written before it).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,7 +17,10 @@ using nlohmann::json;
 Journal::Journal(std::string path) : path_(std::move(path)) {}
 
 Journal::~Journal() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ < 0) return;
+  // Best effort for unsynced Completes; losing them is harmless anyway.
+  if (synced_seq_ < written_seq_ && broken_.empty()) ::fdatasync(fd_);
+  ::close(fd_);
 }
 
 bool Journal::OpenForAppend(Diagnostics& diags) {
@@ -54,10 +58,14 @@ bool Journal::OpenForAppend(Diagnostics& diags) {
   return true;
 }
 
-bool Journal::Append(const json& record, Diagnostics& diags) {
-  if (!OpenForAppend(diags)) return false;
+uint64_t Journal::WriteLocked(const json& record, Diagnostics& diags) {
+  if (!broken_.empty()) {
+    diags.Error("E0821", SourceRange{}, broken_);
+    return 0;
+  }
+  if (!OpenForAppend(diags)) return 0;
   std::string line = record.dump() + "\n";
-  // One write() so a record is never interleaved; O_APPEND places it.
+  // Records are written under mu_, whole, in order; O_APPEND places them.
   size_t done = 0;
   while (done < line.size()) {
     ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
@@ -65,32 +73,63 @@ bool Journal::Append(const json& record, Diagnostics& diags) {
     if (n <= 0) {
       diags.Error("E0821", SourceRange{}, "cannot append to the intent journal " + path_ + ": " +
                                               fs::ErrnoText(errno));
-      return false;
+      return 0;
     }
     done += static_cast<size_t>(n);
   }
-  if (::fdatasync(fd_) != 0) {
-    diags.Error("E0821", SourceRange{}, "cannot sync the intent journal " + path_ + ": " +
-                                            fs::ErrnoText(errno));
-    return false;
+  return ++written_seq_;
+}
+
+bool Journal::SyncThrough(uint64_t seq, std::unique_lock<std::mutex>& lock, Diagnostics& diags) {
+  while (synced_seq_ < seq) {
+    if (!broken_.empty()) {
+      diags.Error("E0821", SourceRange{}, broken_);
+      return false;
+    }
+    if (syncing_) {
+      // A sync is running; it may or may not cover `seq`. Wait for it, then
+      // look again (leading the next group if it did not).
+      synced_cv_.wait(lock, [&] { return !syncing_; });
+      continue;
+    }
+    // Lead a group: one fdatasync for every record written so far, outside
+    // the mutex so that other appenders can write the next group meanwhile.
+    syncing_ = true;
+    uint64_t target = written_seq_;
+    int fd = fd_;
+    lock.unlock();
+    int rc = ::fdatasync(fd);
+    int err = errno;
+    lock.lock();
+    syncing_ = false;
+    if (rc != 0) {
+      broken_ = "cannot sync the intent journal " + path_ + ": " + fs::ErrnoText(err);
+    } else {
+      synced_seq_ = std::max(synced_seq_, target);
+    }
+    synced_cv_.notify_all();
   }
   return true;
 }
 
 bool Journal::BeginCreate(const JournalEntry& entry, Diagnostics& diags) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   json record = {{"op", "begin"},
                  {"address", entry.address},
                  {"kind", entry.kind},
                  {"provider", entry.provider},
                  {"provider_type", entry.provider_type},
                  {"started", entry.started.empty() ? NowUtc() : entry.started}};
-  return Append(record, diags);
+  uint64_t seq = WriteLocked(record, diags);
+  if (seq == 0) return false;
+  // The create must not reach the provider before its intent is durable.
+  return SyncThrough(seq, lock, diags);
 }
 
 bool Journal::Complete(const std::string& address, Diagnostics& diags) {
   std::lock_guard<std::mutex> lock(mu_);
-  return Append(json{{"op", "complete"}, {"address", address}}, diags);
+  // Not synced here (see the class comment): the next group or Compact does.
+  return WriteLocked(json{{"op", "complete"}, {"address", address}}, diags) != 0;
 }
 
 std::vector<JournalEntry> Journal::ReadPending(Diagnostics& diags) const {
@@ -145,7 +184,10 @@ std::vector<JournalEntry> Journal::Pending(Diagnostics& diags) const {
 }
 
 bool Journal::Compact(Diagnostics& diags) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  // A leader may be syncing fd_ outside the mutex; it must not be closed
+  // under it.
+  synced_cv_.wait(lock, [&] { return !syncing_; });
   Diagnostics read_diags;
   std::vector<JournalEntry> pending = ReadPending(read_diags);
   if (read_diags.HasErrors()) {
@@ -174,6 +216,8 @@ bool Journal::Compact(Diagnostics& diags) {
     ::close(fd_);
     fd_ = -1;
   }
+  // The atomic rewrite was synced: everything written so far is settled.
+  synced_seq_ = written_seq_;
   return true;
 }
 

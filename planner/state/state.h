@@ -6,7 +6,7 @@
 //   P            the state, JSON, mode 0600, replaced atomically on every write
 //   P.backup     the previous version (kept by every write)
 //   P.lock       the lock: flock()ed while held, holder info as JSON inside
-//   P.journal    intent journal, JSON lines, one fsync per record
+//   P.journal    intent journal, JSON lines, group-committed fsyncs
 //   P.key        32 random bytes keying the sensitive-value hashes, mode 0600
 //
 // Errors are Diagnostics without a source range (codes E08xx/W08xx, listed in
@@ -321,7 +321,15 @@ struct JournalEntry {
 // anything): Complete. On the next plan, Pending() lists creates that may
 // have happened without kiln recording them; the planner reads them back
 // through the provider (ReadRequest with state null), adopts what exists and
-// then calls Complete. Thread-safe; every record is fsynced before return.
+// then calls Complete. Thread-safe.
+//
+// Durability is group-committed: BeginCreate returns once its record is on
+// disk, and concurrent BeginCreates share one fdatasync (records are
+// written in order under the mutex; the sync runs outside it and covers
+// every record written before it started). Complete writes its record but
+// does not wait for a sync: a Complete lost in a crash only costs one extra
+// read-back on the next plan, and the next BeginCreate's sync (or Compact)
+// makes it durable anyway.
 class Journal {
  public:
   explicit Journal(std::string path);
@@ -339,12 +347,24 @@ class Journal {
   const std::string& path() const { return path_; }
 
  private:
-  bool Append(const nlohmann::json& record, Diagnostics& diags);
+  // Writes one record (no sync); returns its sequence number, 0 on error.
+  // Called with mu_ held.
+  uint64_t WriteLocked(const nlohmann::json& record, Diagnostics& diags);
+  // Waits until record `seq` is durable, syncing as the leader of a group
+  // when no sync is running. Called with `lock` (on mu_) held.
+  bool SyncThrough(uint64_t seq, std::unique_lock<std::mutex>& lock, Diagnostics& diags);
   bool OpenForAppend(Diagnostics& diags);
   std::vector<JournalEntry> ReadPending(Diagnostics& diags) const;
   std::string path_;
   mutable std::mutex mu_;
+  std::condition_variable synced_cv_;
   int fd_ = -1;  // open for appending once the first record is written
+  uint64_t written_seq_ = 0;  // records written (not necessarily synced)
+  uint64_t synced_seq_ = 0;   // every record up to this one is durable
+  bool syncing_ = false;      // a leader is in fdatasync (outside mu_)
+  // After a failed fdatasync nothing can be trusted to be durable (the
+  // kernel may have dropped the dirty pages): every later BeginCreate fails.
+  std::string broken_;
 };
 
 }  // namespace kiln::state
