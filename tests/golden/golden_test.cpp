@@ -1,13 +1,14 @@
-// Golden files of tests/testdata/check and tests/testdata/eval.
+// Golden files: every tests/testdata/{parse,check,eval,fmt}/*.kiln.
 //
-// Format: the first line is `# RUN: ARGS` (kiln's arguments, shell-quoted;
-// `%t` is a fresh temp dir holding the file as main.kiln, plus the files of
-// a sibling directory NAME.d/ if there is one; `%s` is the file's path).
-// The expectations close the file: `# CHECK:STDOUT: line`,
-// `# CHECK:STDERR: line` (each the whole output, in order; the temp dir
-// prints as %t) and `# CHECK:EXIT: N`. Files named fail_* must exit non-zero.
-// Leading NAME=VALUE words of RUN set environment variables.
-// KILN_UPDATE_GOLDEN=1 rewrites the expectations from the actual output.
+// Format: the first line may be `# RUN: ARGS` (kiln's arguments, shell-quoted;
+// default `debug ast %s`). `%t` is a fresh temp dir holding the file as
+// main.kiln, plus the files of a sibling directory NAME.d/ if there is one;
+// `%s` is that main.kiln. kiln sees the file without its expectations, which
+// close the file: `# CHECK:STDOUT: line`, `# CHECK:STDERR: line` (each the
+// whole output, in order; the temp dir prints as %t) and `# CHECK:EXIT: N`.
+// Files named fail_* must exit non-zero. Leading NAME=VALUE words of RUN set
+// environment variables. KILN_UPDATE_GOLDEN=1 (scripts/update_golden.sh)
+// rewrites the expectations from the actual output, for review with git diff.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -79,7 +80,7 @@ void ReplaceAll(std::string& s, const std::string& from, const std::string& to) 
 
 std::vector<fs::path> GoldenFiles() {
   std::vector<fs::path> files;
-  for (const char* sub : {"check", "eval"}) {
+  for (const char* sub : {"parse", "check", "eval", "fmt"}) {
     fs::path dir = fs::path(KILN_SOURCE_DIR) / "tests" / "testdata" / sub;
     std::error_code ec;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
@@ -97,7 +98,7 @@ TEST_P(GoldenTest, Matches) {
   std::string text = ReadAll(file);
   std::vector<std::string> lines = Lines(text);
   ASSERT_FALSE(lines.empty());
-  ASSERT_EQ(lines[0].rfind("# RUN: ", 0), 0u) << "first line must be `# RUN: ...`";
+  std::string run = lines[0].rfind("# RUN: ", 0) == 0 ? lines[0].substr(7) : "debug ast %s";
   std::vector<std::string> want_out, want_err;
   int want_exit = -1;
   size_t first_check = lines.size();
@@ -113,13 +114,20 @@ TEST_P(GoldenTest, Matches) {
   fs::path tmp = fs::temp_directory_path() / ("kiln_golden_" + std::to_string(::getpid())) / file.stem().string();
   fs::remove_all(tmp);
   fs::create_directories(tmp);
-  fs::copy_file(file, tmp / "main.kiln");
+  // kiln sees the content only: the expectations and the blank lines above
+  // them are not part of the test program.
+  size_t content_end = first_check;
+  while (content_end > 0 && lines[content_end - 1].empty()) --content_end;
+  {
+    std::ofstream content(tmp / "main.kiln", std::ios::binary);
+    for (size_t i = 0; i < content_end; ++i) content << lines[i] << "\n";
+  }
   fs::path extra = file.parent_path() / (file.stem().string() + ".d");
   if (fs::is_directory(extra)) fs::copy(extra, tmp, fs::copy_options::recursive);
   // Leading NAME=VALUE words set environment variables.
   std::string env, cmd = std::string(KILN_BINARY) + " --no-color";
   bool leading = true;
-  for (std::string arg : ShellSplit(lines[0].substr(7))) {
+  for (std::string arg : ShellSplit(run)) {
     ReplaceAll(arg, "%t", tmp.string());
     ReplaceAll(arg, "%s", (tmp / "main.kiln").string());
     size_t eq = arg.find('=');
