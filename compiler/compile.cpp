@@ -106,7 +106,7 @@ std::unique_ptr<CompiledConfig> Compile(const CompileOptions& options, SourceMan
   auto warn_unknown = [&](const std::string& name, const std::string& from) {
     if (std::find(names.begin(), names.end(), name) != names.end()) return;
     Diagnostic& w = local.Warning("W0401", SourceRange{}, "a value was given for `" + name + "` (" + from + ") but the root module has no such input");
-    std::string hint = BestMatch(name, names);
+    std::string hint = ClosestMatch(name, names);
     if (!hint.empty()) w.help = "did you mean `" + hint + "`?";
   };
   for (const auto& [name, v] : options.inputs.raw) warn_unknown(name, "--var");

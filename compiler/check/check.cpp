@@ -34,69 +34,16 @@ const GpuModelInfo* GpuCatalog::Find(const std::string& name) const {
   return nullptr;
 }
 
-namespace {
-
-size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
-size_t CommonPrefix(const std::string& a, const std::string& b) {
-  size_t n = 0;
-  while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
-  return n;
-}
-
-}  // namespace
-
-// "Did you mean": the nearest candidate by edit distance; ties go to the
-// longer common prefix (`gpus` suggests `gpu`, not `cpus`).
-std::string BestMatch(const std::string& name, const std::vector<std::string>& candidates) {
-  std::string best;
-  size_t best_d = std::string::npos, best_p = 0;
-  for (const auto& c : candidates) {
-    if (c == name) continue;
-    size_t d = EditDistance(name, c), p = CommonPrefix(name, c);
-    if (d < best_d || (d == best_d && p > best_p)) {
-      best = c;
-      best_d = d;
-      best_p = p;
-    }
-  }
-  if (best_d == std::string::npos || best_d > std::max<size_t>(2, name.size() / 3) || best_d >= name.size()) return "";
-  return best;
-}
-
 std::string GpuCatalog::Closest(const std::string& name) const {
-  // Nearest canonical name or alias (case-insensitive); ties go to the
-  // longer common prefix, so "H10" suggests H100 rather than A10.
-  std::string l = Lower(name);
-  std::string best;
-  size_t best_d = std::string::npos, best_p = 0;
-  auto consider = [&](const std::string& cand, const std::string& model) {
-    std::string c = Lower(cand);
-    size_t d = EditDistance(l, c), p = CommonPrefix(l, c);
-    if (d < best_d || (d == best_d && p > best_p)) {
-      best = model;
-      best_d = d;
-      best_p = p;
-    }
-  };
+  // Nearest canonical name or alias; an alias suggests its model.
+  std::vector<std::string> candidates;
   for (const auto& m : models) {
-    consider(m.name, m.name);
-    for (const auto& a : m.aliases) consider(a, m.name);
+    candidates.push_back(m.name);
+    candidates.insert(candidates.end(), m.aliases.begin(), m.aliases.end());
   }
-  // Only plausible typos: at most a third of the name's length.
-  if (best_d == std::string::npos || best_d > std::max<size_t>(2, l.size() / 3)) return "";
-  return best;
+  std::string hint = ClosestMatch(name, candidates);
+  const GpuModelInfo* model = hint.empty() ? nullptr : Find(hint);
+  return model ? model->name : "";
 }
 
 const GpuModelInfo* GpuCatalog::SmallestWithMemory(int64_t memory) const {
@@ -443,7 +390,7 @@ TypeRef Checker::NamedType(const std::string& name, ModuleInfo* mod, SourceRange
     if (d->kind == ast::DeclKind::kType) candidates.push_back(n);
   }
   Diagnostic& d = diags_.Error("E0407", range, "unknown type `" + name + "`");
-  std::string hint = BestMatch(name, candidates);
+  std::string hint = ClosestMatch(name, candidates);
   if (!hint.empty()) d.label = "did you mean `" + hint + "`?";
   return AnyType();
 }
@@ -493,7 +440,7 @@ TypeRef Checker::KindFor(const std::string& provider_type, const std::string& ki
     std::vector<std::string> names;
     for (const auto& [n, k] : schema->kinds) names.push_back(n);
     Diagnostic& d = diags_.Error("E0408", range, "provider `" + provider_type + "` has no kind `" + kind + "`");
-    std::string hint = BestMatch(kind, names);
+    std::string hint = ClosestMatch(kind, names);
     if (!hint.empty()) d.label = "did you mean `" + provider_type + "." + hint + "`?";
     p_.provider_kinds[full] = AnyType();
     return AnyType();
@@ -667,7 +614,7 @@ void Checker::CheckDecl(const ast::Decl* d, ModuleInfo* mod) {
           std::vector<std::string> names;
           for (const auto& [n, k] : p_.core_kinds) names.push_back(n);
           Diagnostic& e = diags_.Error("E0408", rd->kind_range, "unknown resource kind `" + rd->kind_name + "`");
-          std::string hint = BestMatch(rd->kind_name, names);
+          std::string hint = ClosestMatch(rd->kind_name, names);
           if (!hint.empty()) e.label = "did you mean `" + hint + "`?";
           e.help = "core kinds are cluster, datastore, training_job and endpoint; provider kinds are written TYPE.KIND";
           kind = AnyType();
@@ -762,7 +709,7 @@ void Checker::CheckModuleDecl(const ast::ModuleDecl* md, ModuleInfo* mod, Ctx& c
           for (const auto& [nm, dd] : mod->module.names) {
             if (dd->kind == ast::DeclKind::kProvider) names.push_back(nm);
           }
-          std::string hint = n ? BestMatch(n->name, names) : "";
+          std::string hint = n ? ClosestMatch(n->name, names) : "";
           if (!hint.empty()) e.label = "did you mean `" + hint + "`?";
           continue;
         }
@@ -773,7 +720,7 @@ void Checker::CheckModuleDecl(const ast::ModuleDecl* md, ModuleInfo* mod, Ctx& c
     auto it = inputs.find(item.key);
     if (it == inputs.end()) {
       Diagnostic& e = diags_.Error("E0418", item.key_range, "module `" + md->name + "` has no input `" + item.key + "`");
-      std::string hint = BestMatch(item.key, input_names);
+      std::string hint = ClosestMatch(item.key, input_names);
       if (!hint.empty()) e.label = "did you mean `" + hint + "`?";
       Infer(item.value.get(), ctx);
       continue;
@@ -817,7 +764,7 @@ void Checker::CheckRecordBody(const ast::ObjectExpr* body, const Type& record, C
       for (const auto& fl : record.fields) {
         if (!fl.computed) names.push_back(fl.name);
       }
-      std::string hint = BestMatch(item.key, names);
+      std::string hint = ClosestMatch(item.key, names);
       if (!hint.empty()) d.label = "did you mean `" + hint + "`?";
       else d.help = owner + " has: " + [&] {
         std::string s;
@@ -857,7 +804,7 @@ void Checker::CheckMeta(const ast::ObjectItem& item, const Type& schema, Ctx& ct
     for (const auto& [nm, dd] : ctx.mod->module.names) {
       if (dd->kind == ast::DeclKind::kProvider) names.push_back(nm);
     }
-    std::string hint = n ? BestMatch(n->name, names) : "";
+    std::string hint = n ? ClosestMatch(n->name, names) : "";
     if (!hint.empty()) d.label = "did you mean `" + hint + "`?";
     d.help = "write the name of a `provider TYPE NAME { ... }` block of this module";
     return;
@@ -906,7 +853,7 @@ void Checker::CheckMeta(const ast::ObjectItem& item, const Type& schema, Ctx& ct
         }
         if (!schema.open && !schema.FindField(name)) {
           Diagnostic& d = diags_.Error("E0412", e->range, "unknown attribute `" + name + "` in ignore_changes");
-          std::string hint = BestMatch(name, schema.FieldNames());
+          std::string hint = ClosestMatch(name, schema.FieldNames());
           if (!hint.empty()) d.label = "did you mean `" + hint + "`?";
         }
       }
@@ -919,7 +866,7 @@ void Checker::CheckMeta(const ast::ObjectItem& item, const Type& schema, Ctx& ct
       for (const auto& e : l->items) Infer(e.get(), ctx);
     } else {
       Diagnostic& d = diags_.Error("E0421", li.key_range, "unknown lifecycle setting `" + li.key + "`");
-      std::string hint = BestMatch(li.key, {"prevent_destroy", "create_before_destroy", "ignore_changes", "replace_triggered_by"});
+      std::string hint = ClosestMatch(li.key, {"prevent_destroy", "create_before_destroy", "ignore_changes", "replace_triggered_by"});
       if (!hint.empty()) d.label = "did you mean `" + hint + "`?";
     }
   }
@@ -1028,7 +975,7 @@ void Checker::CheckGpuExpr(const ast::Expr* e, Ctx& ctx) {
         CheckAgainst(item.value.get(), T(TypeKind::kInt), ctx, "gpu `count`");
       } else {
         Diagnostic& d = diags_.Error("E0409", item.key_range, "unknown field `" + item.key + "` in a gpu");
-        std::string hint = BestMatch(item.key, {"model", "memory", "count"});
+        std::string hint = ClosestMatch(item.key, {"model", "memory", "count"});
         if (!hint.empty()) d.label = "did you mean `" + hint + "`?";
         Infer(item.value.get(), ctx);
       }
@@ -1102,7 +1049,7 @@ void Checker::CheckAgainst(const ast::Expr* e, const TypeRef& target, Ctx& ctx, 
       if (!member) {
         Diagnostic& d = diags_.Error("E0403", e->range, "mismatched types: " + what + " expects " +
                                                             TypeToString(tgt) + ", found \"" + found->text + "\"");
-        std::string hint = BestMatch(found->text, members);
+        std::string hint = ClosestMatch(found->text, members);
         d.label = hint.empty() ? "not one of the allowed values" : "did you mean \"" + hint + "\"?";
         return;
       }
@@ -1127,7 +1074,7 @@ TypeRef Checker::LookupName(const std::string& name, SourceRange range, Ctx& ctx
   auto it = ctx.mod->module.names.find(name);
   if (it == ctx.mod->module.names.end()) {
     Diagnostic& d = diags_.Error("E0401", range, "unknown name `" + name + "`");
-    std::string hint = BestMatch(name, NamesInScope(ctx));
+    std::string hint = ClosestMatch(name, NamesInScope(ctx));
     if (!hint.empty()) d.label = "did you mean `" + hint + "`?";
     if (ctx.mod->module.outputs.count(name)) d.help = "outputs cannot be read inside their own module";
     return AnyType();
@@ -1153,7 +1100,7 @@ TypeRef Checker::Attr(const TypeRef& obj_in, const std::string& name, SourceRang
       const Field* f = obj->schema->FindField(name);
       if (f) return f->type;
       Diagnostic& d = diags_.Error("E0412", range, "unknown attribute `" + name + "` for " + TypeToString(obj));
-      std::string hint = BestMatch(name, obj->schema->FieldNames());
+      std::string hint = ClosestMatch(name, obj->schema->FieldNames());
       if (!hint.empty()) d.label = "did you mean `" + hint + "`?";
       return AnyType();
     }
@@ -1164,7 +1111,7 @@ TypeRef Checker::Attr(const TypeRef& obj_in, const std::string& name, SourceRang
       bool is_module = obj->name.rfind("module `", 0) == 0;
       Diagnostic& d = diags_.Error("E0413", range, is_module ? obj->name + " has no output `" + name + "`"
                                                              : "no field `" + name + "` in " + TypeToString(obj));
-      std::string hint = BestMatch(name, obj->FieldNames());
+      std::string hint = ClosestMatch(name, obj->FieldNames());
       if (!hint.empty()) d.label = "did you mean `" + hint + "`?";
       return AnyType();
     }
@@ -1266,7 +1213,7 @@ TypeRef Checker::InferCall(const ast::CallExpr* c, Ctx& ctx) {
     std::vector<std::string> names;
     for (const auto& b : table) names.push_back(b.name);
     Diagnostic& d = diags_.Error("E0405", c->callee_range, "unknown function `" + c->callee + "`");
-    std::string hint = BestMatch(c->callee, names);
+    std::string hint = ClosestMatch(c->callee, names);
     if (!hint.empty()) d.label = "did you mean `" + hint + "`?";
     d.help = "Kiln has only the builtin functions of the language reference; there are no user functions";
     return AnyType();

@@ -96,9 +96,6 @@ TypeRef CheckExpressionInRoot(Program& program, const ast::Expr* expr, Diagnosti
 // A type written in Kiln syntax, resolved in `mod` (input types of --var).
 TypeRef ResolveTypeText(Program& program, const std::string& text, Diagnostics& diags);
 
-// "Did you mean": the nearest plausible candidate, or "".
-std::string BestMatch(const std::string& name, const std::vector<std::string>& candidates);
-
 // The source text of a range (for messages and docs).
 std::string SourceText(const SourceManager& sm, const SourceRange& range);
 

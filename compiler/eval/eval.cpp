@@ -725,7 +725,7 @@ Value Evaluator::Eval(const ast::Expr* e, Scope& s, Locals& locals) {
         if (it == m.end()) {
           std::vector<std::string> keys;
           for (const auto& [k, v] : m) keys.push_back(k);
-          std::string hint = BestMatch(key, keys);
+          std::string hint = ClosestMatch(key, keys);
           return Error(ix->index->range, "no key \"" + key + "\" in `" + SourceText(*p_.sm, ix->object->range) + "`",
                        hint.empty() ? "" : "did you mean \"" + hint + "\"?");
         }
@@ -1225,7 +1225,7 @@ bool CoerceValue(const Program& program, const Value& in, const TypeRef& type, b
             items[k] = item;
             continue;
           }
-          std::string hint = BestMatch(k, t.FieldNames());
+          std::string hint = ClosestMatch(k, t.FieldNames());
           return fail("unknown field `" + k + "`" + (hint.empty() ? "" : " (did you mean `" + hint + "`?)"));
         }
         Value v;
