@@ -274,20 +274,26 @@ bool PlannedEqualsPrior(const json& planned, const state::ResourceState& prior,
   return red.attributes == prior.attributes && red.hashes == prior.sensitive_hashes;
 }
 
+// The fields of a change that come from the configured instance alone.
+void FillIdentity(const ResourceInstance& inst, ResourceChange& c) {
+  c.address = inst.address;
+  c.module = inst.module;
+  c.kind = inst.kind;
+  c.name = inst.name;
+  c.key = inst.key;
+  c.provider = inst.provider;
+  c.provider_type = inst.provider_type;
+  c.dependencies = inst.depends_on;
+  c.range = inst.range;
+  // Endpoints default to create-before-destroy so that serving never stops.
+  c.create_before_destroy = inst.lifecycle.create_before_destroy.value_or(inst.kind == "endpoint");
+}
+
 // One instance: refreshed prior + configuration -> change.
 void DiffInstance(PlanRun& run, const ResourceInstance& inst, ResourceChange& c) {
   const auto& hasher = run.ctx.store->hasher();
   std::set<std::string> replace_requested(run.options.replace.begin(), run.options.replace.end());
-    c.address = inst.address;
-    c.module = inst.module;
-    c.kind = inst.kind;
-    c.name = inst.name;
-    c.key = inst.key;
-    c.provider = inst.provider;
-    c.provider_type = inst.provider_type;
-    c.dependencies = inst.depends_on;
-    c.range = inst.range;
-    c.create_before_destroy = inst.lifecycle.create_before_destroy.value_or(inst.kind == "endpoint");
+    FillIdentity(inst, c);
     c.config = inst.config;
     Provider* p = run.GetProvider(inst.provider, inst.provider_type, inst.range, inst.address);
     c.sensitive_paths = SensitivePaths(p, inst.kind, inst.sensitive_paths);
@@ -665,16 +671,7 @@ bool ImportResource(const PlanContext& ctx, const ResourceInstance& inst, const 
   // The same change the planner would make for a create of this instance,
   // so the record is exactly what an apply would have written.
   ResourceChange c;
-  c.address = inst.address;
-  c.module = inst.module;
-  c.kind = inst.kind;
-  c.name = inst.name;
-  c.key = inst.key;
-  c.provider = inst.provider;
-  c.provider_type = inst.provider_type;
-  c.dependencies = inst.depends_on;
-  c.range = inst.range;
-  c.create_before_destroy = inst.lifecycle.create_before_destroy.value_or(inst.kind == "endpoint");
+  FillIdentity(inst, c);
   c.sensitive_paths = SensitivePaths(p, inst.kind, inst.sensitive_paths);
   state::ResourceState rs = RecordApplied(c, resp.state, state::kStatusReady, ctx.store->hasher());
   bool existed = false;
