@@ -38,6 +38,10 @@ struct ResourceInstance {
   std::string provider_type;  // "slurm", "local"
   nlohmann::json config;      // object of attribute values (computed ones absent or unknown)
   std::vector<Path> sensitive_paths;
+  // Paths of duration and bytes values (held as ms and integers in `config`),
+  // so that renderers can print `10m` and `80GiB` instead of raw integers.
+  std::vector<Path> duration_paths;
+  std::vector<Path> bytes_paths;
   std::vector<std::string> depends_on;  // resource addresses, sorted, unique
   Lifecycle lifecycle;
   SourceRange range;          // the declaration, for diagnostics
@@ -55,6 +59,9 @@ struct ProviderInstance {
 struct OutputValue {
   nlohmann::json value;
   bool sensitive = false;
+  // Paths into `value` (empty path: the whole value) of durations and bytes.
+  std::vector<Path> duration_paths;
+  std::vector<Path> bytes_paths;
 };
 
 struct BackendConfig {
