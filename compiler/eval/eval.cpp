@@ -492,7 +492,20 @@ ResourceInstance Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type
                   ri.lifecycle.replace_triggered_by.push_back(v.AsResource().address + (attr.empty() ? "" : "." + attr));
                 } else {
                   Value whole = Eval(e.get(), s, locals);
-                  if (whole.kind() == ValueKind::kResource) ri.lifecycle.replace_triggered_by.push_back(whole.AsResource().address);
+                  if (whole.kind() == ValueKind::kResource) {
+                    ri.lifecycle.replace_triggered_by.push_back(whole.AsResource().address);
+                  } else if (whole.kind() == ValueKind::kMap && attr.empty()) {
+                    // A for-expanded resource as a whole (`sweep`): its address
+                    // without the key, which the planner matches against
+                    // every instance.
+                    for (const auto& [k, inst] : whole.AsMap()) {
+                      if (inst.kind() != ValueKind::kResource) continue;
+                      const std::string& a = inst.AsResource().address;
+                      auto br = a.rfind('[');
+                      if (br != std::string::npos) ri.lifecycle.replace_triggered_by.push_back(a.substr(0, br));
+                      break;
+                    }
+                  }
                 }
               }
             }
