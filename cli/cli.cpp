@@ -63,7 +63,7 @@ void Flags::PrintHelp(std::ostream& out) const {
     else left += "  ";
     out << left << f.help << "\n";
   }
-  out << "  -h, --help                  Show this help\n";
+  out << "  -h, --help" << std::string(28 - 12, ' ') << "Show this help\n";
 }
 
 bool Flags::Parse(const std::vector<std::string>& args, const Context& ctx) {

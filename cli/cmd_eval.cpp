@@ -14,18 +14,15 @@ int RunEval(const Context& ctx, const std::vector<std::string>& args) {
               "Evaluate an expression in the root module and print it as JSON (durations in\n"
               "milliseconds, bytes as integers, {\"$unknown\": true} for values known after apply,\n"
               "\"(sensitive)\" for sensitive values).");
-  std::vector<std::string> vars, var_files, positional;
-  flags.Repeated("--var", &vars, "NAME=VALUE", "Set an input variable");
-  flags.Repeated("--var-file", &var_files, "FILE", "Read input variables from a JSON or .kilnvars file");
+  InputFlags inputs;
+  inputs.Register(flags);
+  std::vector<std::string> positional;
   flags.Positional(&positional, 1, 1);
   if (!flags.Parse(args, ctx)) return flags.exit_code();
-  CompileOptions options;
-  if (!ReadInputValues(ctx, vars, var_files, &options.inputs)) return 1;
   ProviderRegistry registry;
-  options.provider_schema = [&registry](const std::string& type) -> const ProviderSchema* {
-    ProviderDiagnostics pd;
-    return registry.SchemaFor(type, &pd);
-  };
+  CompileOptions options;
+  if (!MakeCompileOptions(ctx, inputs, ".", registry, &options)) return 1;
+  options.allow_empty_root = true;  // expressions over builtins work anywhere
   SourceManager sm;
   Diagnostics diags;
   std::unique_ptr<CompiledConfig> config = Compile(options, sm, diags);
@@ -75,11 +72,7 @@ int RunDoc(const Context& ctx, const std::vector<std::string>& args) {
   SourceManager sm;
   Diagnostics diags;
   ProviderRegistry registry;
-  auto schemas = [&registry](const std::string& type) -> const ProviderSchema* {
-    ProviderDiagnostics pd;
-    return registry.SchemaFor(type, &pd);
-  };
-  std::unique_ptr<Program> program = CheckProgram(dir, sm, schemas, diags);
+  std::unique_ptr<Program> program = CheckProgram(dir, sm, SchemasFrom(registry), diags);
   diags.SortBySource();
   if (diags.HasErrors() || !program->root) {
     ctx.Report(diags, sm);

@@ -12,21 +12,17 @@ int RunValidate(const Context& ctx, const std::vector<std::string>& args) {
               "Check the module in DIR (default: the current directory): parse, type-check and\n"
               "evaluate it with unknowns for values known only after apply, and report every\n"
               "error. No state is read and nothing is changed.");
-  std::vector<std::string> vars, var_files, positional;
-  flags.Repeated("--var", &vars, "NAME=VALUE", "Set an input variable");
-  flags.Repeated("--var-file", &var_files, "FILE", "Read input variables from a JSON or .kilnvars file");
+  InputFlags inputs;
+  inputs.Register(flags);
+  std::vector<std::string> positional;
   flags.Positional(&positional, 0, 1);
   if (!flags.Parse(args, ctx)) return flags.exit_code();
-  CompileOptions options;
-  options.root_dir = positional.empty() ? "." : positional[0];
-  if (!ReadInputValues(ctx, vars, var_files, &options.inputs)) return 1;
+  std::string dir = positional.empty() ? "." : positional[0];
   RegistryOptions ropts;
-  ropts.working_dir = options.root_dir;
+  ropts.working_dir = dir;
   ProviderRegistry registry(ropts);
-  options.provider_schema = [&registry](const std::string& type) -> const ProviderSchema* {
-    ProviderDiagnostics pd;
-    return registry.SchemaFor(type, &pd);
-  };
+  CompileOptions options;
+  if (!MakeCompileOptions(ctx, inputs, dir, registry, &options)) return 1;
   SourceManager sm;
   Diagnostics diags;
   std::unique_ptr<CompiledConfig> config = Compile(options, sm, diags);

@@ -3,6 +3,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "providers/registry.h"
+
 namespace kiln::cli {
 
 namespace {
@@ -82,6 +84,25 @@ bool ReadInputValues(const Context& ctx, const std::vector<std::string>& vars,
     out->json.erase(v.substr(0, eq));
   }
   return true;
+}
+
+void InputFlags::Register(Flags& flags) {
+  flags.Repeated("--var", &vars, "NAME=VALUE", "Set an input value");
+  flags.Repeated("--var-file", &var_files, "FILE", "Read input values from a file (JSON or .kilnvars)");
+}
+
+std::function<const ProviderSchema*(const std::string& type)> SchemasFrom(ProviderRegistry& registry) {
+  return [&registry](const std::string& type) -> const ProviderSchema* {
+    ProviderDiagnostics ignored;  // an unknown provider is reported by the checker
+    return registry.SchemaFor(type, &ignored);
+  };
+}
+
+bool MakeCompileOptions(const Context& ctx, const InputFlags& inputs, const std::string& dir,
+                        ProviderRegistry& registry, CompileOptions* out) {
+  out->root_dir = dir;
+  out->provider_schema = SchemasFrom(registry);
+  return ReadInputValues(ctx, inputs.vars, inputs.var_files, &out->inputs);
 }
 
 }  // namespace kiln::cli

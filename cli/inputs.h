@@ -8,7 +8,27 @@
 #include "cli/cli.h"
 #include "compiler/config_graph.h"
 
+namespace kiln {
+class ProviderRegistry;
+}
+
 namespace kiln::cli {
+
+// The input flags of every command that compiles: --var and --var-file.
+struct InputFlags {
+  std::vector<std::string> vars;
+  std::vector<std::string> var_files;
+  void Register(Flags& flags);
+};
+
+// Provider schemas for the compiler, looked up (and cached) in `registry`,
+// which must outlive the returned function.
+std::function<const ProviderSchema*(const std::string& type)> SchemasFrom(ProviderRegistry& registry);
+
+// Compile options for the module in `dir`: input values from `inputs`,
+// provider schemas from `registry`. False (error printed) on a bad input.
+bool MakeCompileOptions(const Context& ctx, const InputFlags& inputs, const std::string& dir,
+                        ProviderRegistry& registry, CompileOptions* out);
 
 // False (with an error printed) when a flag or file is malformed.
 bool ReadInputValues(const Context& ctx, const std::vector<std::string>& vars,

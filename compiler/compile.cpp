@@ -26,10 +26,7 @@ class CompiledConfigImpl : public CompiledConfig {
 
   std::optional<ResourceInstance> EvaluateInstance(const std::string& address, const ResourceLookup& lookup,
                                                    Diagnostics& diags) const override {
-    ConfigGraph graph = EvaluateProgram(*program_, inputs_, lookup, diags);
-    const ResourceInstance* r = graph.Find(address);
-    if (!r) return std::nullopt;
-    return *r;
+    return EvaluateProgramInstance(*program_, inputs_, address, lookup, diags);
   }
 
   std::string ConfigHash() const override { return hash_; }
@@ -58,7 +55,8 @@ std::string Hex(llvm::ArrayRef<uint8_t> bytes) {
 std::unique_ptr<CompiledConfig> Compile(const CompileOptions& options, SourceManager& sm, Diagnostics& diags) {
   size_t files_before = sm.FileCount();
   Diagnostics local;
-  std::unique_ptr<Program> program = CheckProgram(options.root_dir, sm, options.provider_schema, local);
+  std::unique_ptr<Program> program = CheckProgram(options.root_dir, sm, options.provider_schema, local,
+                                                    options.allow_empty_root);
   if (local.HasErrors() || !program->root) {
     local.SortBySource();
     diags.Append(local);

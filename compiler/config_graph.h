@@ -92,6 +92,9 @@ struct CompileOptions {
   InputValues inputs;
   // Schemas of provider types that are not built into the compiler; null if unknown.
   std::function<const ProviderSchema*(const std::string& type)> provider_schema;
+  // A root directory without .kiln files is an empty module instead of an
+  // error (`kiln eval` works anywhere).
+  bool allow_empty_root = false;
 };
 
 // A loaded, type-checked module tree, ready to evaluate any number of times.

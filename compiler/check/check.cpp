@@ -914,7 +914,14 @@ void Checker::OrderModule(ModuleInfo* mod) {
   // Providers first: implicit provider selection needs every provider of
   // the module configured before any resource is evaluated.
   for (const ast::Decl* d : mod->module.decls) {
-    if (d->kind == ast::DeclKind::kProvider && color[d] == 0) visit(d);
+    if (d->kind != ast::DeclKind::kProvider) continue;
+    mod->providers.push_back(d);
+    if (color[d] == 0) visit(d);
+  }
+  for (const auto& [d, refs] : mod->deps) {
+    for (const DeclRef& r : refs) {
+      if (r.target != d) mod->referenced.insert(r.target);
+    }
   }
   for (const ast::Decl* d : mod->module.decls) {
     if (color[d] == 0) visit(d);
@@ -1552,7 +1559,7 @@ TypeRef Checker::Infer(const ast::Expr* e, Ctx& ctx) {
 
 std::unique_ptr<Program> CheckProgram(const std::string& root_dir, SourceManager& sm,
                                       std::function<const ProviderSchema*(const std::string&)> schemas,
-                                      Diagnostics& diags) {
+                                      Diagnostics& diags, bool allow_empty_root) {
   auto program = std::make_unique<Program>();
   program->sm = &sm;
   std::error_code ec;
@@ -1565,7 +1572,7 @@ std::unique_ptr<Program> CheckProgram(const std::string& root_dir, SourceManager
     return program;
   }
   program->root = checker.LoadAndCheck(program->root_dir, true, SourceRange{});
-  if (program->root && program->root->module.files.empty()) {
+  if (program->root && program->root->module.files.empty() && !allow_empty_root) {
     diags.Error("E0417", SourceRange{}, "no .kiln files in " + program->root_dir)
         .help = "run kiln in a directory with a configuration, or pass -C DIR";
   }

@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "compiler/module/module.h"
@@ -62,6 +63,11 @@ struct ModuleInfo {
   std::unordered_map<const ast::Decl*, ModuleInfo*> children;  // module decl -> child
   std::unordered_map<const ast::Decl*, std::vector<DeclRef>> deps;  // direct references
   std::vector<const ast::Decl*> order;  // evaluation order (dependencies first)
+  // For the evaluator: the provider declarations (implicit provider
+  // selection needs all of them), and every declaration some other one
+  // refers to (the values of the rest need not be kept).
+  std::vector<const ast::Decl*> providers;
+  std::unordered_set<const ast::Decl*> referenced;
 };
 
 // The checked module tree, ready to evaluate.
@@ -88,7 +94,7 @@ struct Program {
 // evaluation only when no errors were added.
 std::unique_ptr<Program> CheckProgram(const std::string& root_dir, SourceManager& sm,
                                       std::function<const ProviderSchema*(const std::string&)> schemas,
-                                      Diagnostics& diags);
+                                      Diagnostics& diags, bool allow_empty_root = false);
 
 // Type-checks a standalone expression in the root module's scope (kiln eval).
 TypeRef CheckExpressionInRoot(Program& program, const ast::Expr* expr, Diagnostics& diags);
