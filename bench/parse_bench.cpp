@@ -1,7 +1,9 @@
 // Parse throughput: generates a ~10 MB Kiln file of realistic declarations
 // (or reads the file named on the command line), parses it with Parse() and
-// prints MB/s and the peak resident set size.
-//   parse_bench [FILE] [--mb N] [--write OUT]
+// prints MB/s and the peak resident set size. --antlr parses with the ANTLR
+// path alone (what Parse() falls back to for files with errors), for
+// comparison with the hand-written parser that Parse() uses otherwise.
+//   parse_bench [FILE] [--mb N] [--write OUT] [--antlr]
 #include <sys/resource.h>
 
 #include <chrono>
@@ -12,6 +14,7 @@
 #include <string>
 
 #include "compiler/syntax/parse.h"
+#include "compiler/syntax/parse_paths.h"
 
 namespace {
 
@@ -59,9 +62,12 @@ void AppendBlock(std::string& out, int i) {
 int main(int argc, char** argv) {
   std::string path, write_to;
   double mb = 10;
+  bool antlr = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--mb") && i + 1 < argc) {
       mb = std::atof(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--antlr")) {
+      antlr = true;
     } else if (!std::strcmp(argv[i], "--write") && i + 1 < argc) {
       write_to = argv[++i];
     } else {
@@ -92,16 +98,18 @@ int main(int argc, char** argv) {
   };
   double cpu_start = cpu_seconds();
   auto start = std::chrono::steady_clock::now();
-  std::unique_ptr<kiln::ast::File> file = kiln::Parse(sm, id, diags);
+  std::unique_ptr<kiln::ast::File> file =
+      antlr ? kiln::syntax::AntlrParseFile(sm, id, diags) : kiln::Parse(sm, id, diags);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   double cpu = cpu_seconds() - cpu_start;
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);
   double size_mb = static_cast<double>(text.size()) / (1024.0 * 1024.0);
   std::printf(
-      "parsed %.2f MB (%zu declarations, %zu comments, %zu errors): wall %.3f s = %.2f MB/s, "
+      "%s: parsed %.2f MB (%zu declarations, %zu comments, %zu errors): wall %.3f s = %.2f MB/s, "
       "cpu %.3f s = %.2f MB/s, peak RSS %.0f MB\n",
-      size_mb, file->decls.size(), file->comments.size(), diags.ErrorCount(), secs, size_mb / secs, cpu,
-      size_mb / cpu, static_cast<double>(usage.ru_maxrss) / 1024.0);
+      antlr ? "antlr path" : "Parse()", size_mb, file->decls.size(), file->comments.size(),
+      diags.ErrorCount(), secs, size_mb / secs, cpu, size_mb / cpu,
+      static_cast<double>(usage.ru_maxrss) / 1024.0);
   return diags.HasErrors() ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "compiler/syntax/literals.h"
 #include "compiler/syntax/parse_internal.h"
 
 namespace kiln::syntax {
@@ -35,15 +36,6 @@ std::string_view SourceView::Text(const antlr4::Token* t) const {
   return text.substr(b, e - b);
 }
 
-std::string DocText(std::string_view comment) {
-  if (comment.substr(0, 3) == "///") comment.remove_prefix(3);
-  if (!comment.empty() && comment[0] == ' ') comment.remove_prefix(1);
-  while (!comment.empty() && (comment.back() == '\r' || comment.back() == ' ')) {
-    comment.remove_suffix(1);
-  }
-  return std::string(comment);
-}
-
 namespace {
 
 template <class T>
@@ -52,23 +44,6 @@ std::unique_ptr<T> Node(const SourceRange& r) {
   n->range = r;
   return n;
 }
-
-bool IsIdentChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-struct UnitInfo {
-  const char* name;
-  ast::Unit unit;
-};
-constexpr UnitInfo kUnits[] = {
-    {"ms", ast::Unit::kMs},   {"s", ast::Unit::kS},     {"m", ast::Unit::kM},
-    {"h", ast::Unit::kH},     {"d", ast::Unit::kD},     {"B", ast::Unit::kB},
-    {"KB", ast::Unit::kKB},   {"MB", ast::Unit::kMB},   {"GB", ast::Unit::kGB},
-    {"TB", ast::Unit::kTB},   {"PB", ast::Unit::kPB},   {"KiB", ast::Unit::kKiB},
-    {"MiB", ast::Unit::kMiB}, {"GiB", ast::Unit::kGiB}, {"TiB", ast::Unit::kTiB},
-    {"PiB", ast::Unit::kPiB},
-};
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -105,12 +80,12 @@ std::vector<std::string> UnitSuggestions(std::string_view unit) {
       add(P + "iB");
     }
   }
-  for (const auto& u : kUnits) {
-    if (Lower(u.name) == low && unit != u.name) add(u.name);
+  std::vector<std::string> names;
+  for (int u = 0; u <= static_cast<int>(ast::Unit::kPiB); ++u) names.push_back(ast::UnitName(static_cast<ast::Unit>(u)));
+  for (const std::string& name : names) {
+    if (Lower(name) == low && unit != name) add(name);
   }
   if (out.empty() && unit.size() >= 2) {
-    std::vector<std::string> names;
-    for (const auto& u : kUnits) names.push_back(u.name);
     std::string best = ClosestMatch(std::string(unit), names);
     if (!best.empty()) add(best);
   }
@@ -124,51 +99,6 @@ std::string JoinAlternatives(const std::vector<std::string>& items) {
     out += "`" + items[i] + "`";
   }
   return out;
-}
-
-// Digits with `_` separators -> value; false on overflow.
-bool ParseDigits(std::string_view digits, uint64_t* out) {
-  uint64_t v = 0;
-  for (char c : digits) {
-    if (c == '_') continue;
-    if (__builtin_mul_overflow(v, 10, &v)) return false;
-    if (__builtin_add_overflow(v, static_cast<uint64_t>(c - '0'), &v)) return false;
-  }
-  *out = v;
-  return true;
-}
-
-std::string StripUnderscores(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    if (c != '_') out += c;
-  }
-  return out;
-}
-
-void AppendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-// Appends `text` to the last literal part, or starts a new one.
-void AppendText(std::vector<ast::TemplatePart>& parts, std::string_view text) {
-  if (parts.empty() || parts.back().expr) parts.emplace_back();
-  parts.back().text += text;
 }
 
 }  // namespace
@@ -554,98 +484,43 @@ ast::ExprPtr AstBuilder::Number(antlr4::Token* tok, bool, const antlr4::Token*) 
                "if this is a version or an address, write it as a string: \"" +
                    std::string(text) + "\"");
   }
-  // Split into the number and a unit suffix.
-  size_t i = 0;
-  auto digits = [&] {
-    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '_')) ++i;
-  };
-  digits();
-  bool is_float = false;
-  if (i + 1 < text.size() && text[i] == '.' && text[i + 1] >= '0' && text[i + 1] <= '9') {
-    is_float = true;
-    ++i;
-    digits();
-  }
-  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
-    size_t j = i + 1;
-    if (j < text.size() && (text[j] == '+' || text[j] == '-')) ++j;
-    if (j < text.size() && text[j] >= '0' && text[j] <= '9') {
-      is_float = true;
-      i = j;
-      while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
-    }
-  }
-  std::string_view number = text.substr(0, i);
-  std::string_view unit = text.substr(i);
-  if (number.find("__") != std::string_view::npos || number.back() == '_' ||
-      number.find("_.") != std::string_view::npos || number.find("_e") != std::string_view::npos ||
-      number.find("_E") != std::string_view::npos) {
-    return bad("`_` may only separate digits", "write it as `" + StripUnderscores(number) +
-                                                  std::string(unit) + "`");
-  }
-  double fvalue = 0;
-  int64_t ivalue = 0;
-  if (is_float) {
-    std::string clean = StripUnderscores(number);
-    errno = 0;
-    fvalue = std::strtod(clean.c_str(), nullptr);
-    if (errno == ERANGE && std::isinf(fvalue)) {
-      diags_.Error("E0008", range, "`" + std::string(number) + "` is too large for a float");
+  NumberLiteral n = ParseNumberLiteral(text);
+  std::string number(n.number);
+  switch (n.error) {
+    case NumberLiteral::Error::kNone:
+      break;
+    case NumberLiteral::Error::kUnderscore:
+      return bad("`_` may only separate digits",
+                 "write it as `" + StripUnderscores(n.number) + std::string(n.unit) + "`");
+    case NumberLiteral::Error::kFloatTooLarge:
+      diags_.Error("E0008", range, "`" + number + "` is too large for a float");
       return Node<ast::NullExpr>(range);
-    }
-  } else {
-    uint64_t u = 0;
-    if (!ParseDigits(number, &u) || u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-      Diagnostic& d = diags_.Error("E0008", range,
-                                   "integer `" + std::string(number) + "` does not fit in 64 bits");
+    case NumberLiteral::Error::kIntTooLarge: {
+      Diagnostic& d = diags_.Error("E0008", range, "integer `" + number + "` does not fit in 64 bits");
       d.label = "integers range from -9223372036854775808 to 9223372036854775807";
       return Node<ast::NullExpr>(range);
     }
-    ivalue = static_cast<int64_t>(u);
-    fvalue = static_cast<double>(ivalue);
-  }
-  if (unit.empty()) {
-    if (is_float) {
-      auto e = Node<ast::FloatExpr>(range);
-      e->value = fvalue;
-      return e;
+    case NumberLiteral::Error::kUnknownUnit: {
+      SourceRange unit_range = view_.Range(view_.Begin(tok) + static_cast<uint32_t>(n.number.size()),
+                                           view_.End(tok));
+      std::vector<std::string> suggestions = UnitSuggestions(n.unit);
+      std::string message = "unknown unit `" + std::string(n.unit) + "`";
+      if (!suggestions.empty()) message += " (did you mean " + JoinAlternatives(suggestions) + "?)";
+      Diagnostic& d = diags_.Error("E0009", unit_range, message);
+      d.label = "not a unit";
+      d.help =
+          "durations take ms, s, m, h, d; sizes take B, KB, MB, GB, TB, PB (powers of 1000) or "
+          "KiB, MiB, GiB, TiB, PiB (powers of 1024)";
+      return Node<ast::NullExpr>(range);
     }
-    auto e = Node<ast::IntExpr>(range);
-    e->value = ivalue;
-    return e;
+    case NumberLiteral::Error::kQuantityTooLarge: {
+      Diagnostic& d = diags_.Error("E0010", range, "`" + std::string(text) + "` is too large");
+      d.label = ast::IsDurationUnit(n.unit_value) ? "durations are stored as 64-bit milliseconds"
+                                                  : "sizes are stored as 64-bit byte counts";
+      return Node<ast::NullExpr>(range);
+    }
   }
-  const UnitInfo* found = nullptr;
-  for (const auto& u : kUnits) {
-    if (unit == u.name) found = &u;
-  }
-  SourceRange unit_range = view_.Range(view_.Begin(tok) + static_cast<uint32_t>(number.size()),
-                                       view_.End(tok));
-  if (!found) {
-    std::vector<std::string> suggestions = UnitSuggestions(unit);
-    std::string message = "unknown unit `" + std::string(unit) + "`";
-    if (!suggestions.empty()) message += " (did you mean " + JoinAlternatives(suggestions) + "?)";
-    Diagnostic& d = diags_.Error("E0009", unit_range, message);
-    d.label = "not a unit";
-    d.help =
-        "durations take ms, s, m, h, d; sizes take B, KB, MB, GB, TB, PB (powers of 1000) or "
-        "KiB, MiB, GiB, TiB, PiB (powers of 1024)";
-    return Node<ast::NullExpr>(range);
-  }
-  int64_t scale = ast::UnitScale(found->unit);
-  bool too_large = is_float ? std::fabs(fvalue * static_cast<double>(scale)) >= 9.2e18
-                            : ivalue > std::numeric_limits<int64_t>::max() / scale;
-  if (too_large) {
-    Diagnostic& d = diags_.Error("E0010", range, "`" + std::string(text) + "` is too large");
-    d.label = ast::IsDurationUnit(found->unit) ? "durations are stored as 64-bit milliseconds"
-                                               : "sizes are stored as 64-bit byte counts";
-    return Node<ast::NullExpr>(range);
-  }
-  auto e = Node<ast::QuantityExpr>(range);
-  e->value = fvalue;
-  e->is_integer = !is_float;
-  e->int_value = is_float ? 0 : ivalue;
-  e->unit = found->unit;
-  return e;
+  return NumberNode(n, range);
 }
 
 // ------------------------------------------------------------------ strings
@@ -653,71 +528,25 @@ ast::ExprPtr AstBuilder::Number(antlr4::Token* tok, bool, const antlr4::Token*) 
 std::string AstBuilder::DecodeString(antlr4::Token* tok) {
   std::string_view raw = view_.Text(tok);
   std::string out;
-  out.reserve(raw.size());
+  std::vector<EscapeError> errors;
+  DecodeEscapes(raw, out, &errors);
   uint32_t base = view_.Begin(tok);
-  for (size_t i = 0; i < raw.size(); ++i) {
-    char c = raw[i];
-    if (c != '\\') {
-      out += c;
-      continue;
-    }
-    uint32_t at = base + static_cast<uint32_t>(i);
-    if (i + 1 >= raw.size()) {
-      // A lone `\` at the end of a line; the unterminated string is reported.
-      break;
-    }
-    char e = raw[++i];
-    switch (e) {
-      case '\\': out += '\\'; break;
-      case '"': out += '"'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
-      case 'u': {
-        size_t j = i + 1;
-        bool ok = j < raw.size() && raw[j] == '{';
-        uint32_t cp = 0;
-        size_t hex = 0;
-        if (ok) {
-          ++j;
-          while (j < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[j])) && hex < 7) {
-            cp = cp * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(raw[j]))
-                                                     ? raw[j] - '0'
-                                                     : (std::tolower(static_cast<unsigned char>(raw[j])) - 'a' + 10));
-            ++j;
-            ++hex;
-          }
-          ok = hex >= 1 && hex <= 6 && j < raw.size() && raw[j] == '}';
-        }
-        if (!ok || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-          size_t end = ok ? j + 1 : std::min(j, raw.size());
-          Diagnostic& d = diags_.Error(
-              "E0011", view_.Range(at, base + static_cast<uint32_t>(end)),
-              ok ? "`\\u{...}` escape is not a valid Unicode scalar value"
-                 : "invalid `\\u` escape");
-          d.help = "write a Unicode escape as `\\u{1F600}` (1 to 6 hex digits)";
-          i = end - 1;
-          break;
-        }
-        AppendUtf8(out, cp);
-        i = j;
-        break;
-      }
-      default: {
-        size_t len = 1;
-        unsigned char ec = static_cast<unsigned char>(e);
-        if (ec >= 0x80) len = ec >= 0xF0 ? 4 : ec >= 0xE0 ? 3 : 2;
-        std::string shown(raw.substr(i - 1, std::min(len + 1, raw.size() - (i - 1))));
-        Diagnostic& d = diags_.Error("E0011", view_.Range(at, at + static_cast<uint32_t>(shown.size())),
-                                     "unknown escape `" + shown + "` in a string");
-        d.help = "the escapes are \\\\ \\\" \\n \\r \\t and \\u{...}; write `$${` for a literal `${`";
-        out += e;
-        break;
-      }
+  for (const EscapeError& err : errors) {
+    SourceRange r = view_.Range(base + static_cast<uint32_t>(err.begin), base + static_cast<uint32_t>(err.end));
+    if (err.kind == EscapeError::Kind::kUnknown) {
+      Diagnostic& d = diags_.Error("E0011", r, "unknown escape `" + err.shown + "` in a string");
+      d.help = "the escapes are \\\\ \\\" \\n \\r \\t and \\u{...}; write `$${` for a literal `${`";
+    } else {
+      Diagnostic& d = diags_.Error("E0011", r,
+                                   err.kind == EscapeError::Kind::kInvalidScalar
+                                       ? "`\\u{...}` escape is not a valid Unicode scalar value"
+                                       : "invalid `\\u` escape");
+      d.help = "write a Unicode escape as `\\u{1F600}` (1 to 6 hex digits)";
     }
   }
   return out;
 }
+
 
 ast::ExprPtr AstBuilder::Template(P::StringContext* ctx) {
   auto e = Node<ast::TemplateExpr>(view_.Range(ctx));
@@ -735,9 +564,9 @@ ast::ExprPtr AstBuilder::Template(P::StringContext* ctx) {
   for (P::StringPartContext* part : ctx->stringPart()) {
     antlr4::Token* t = part->getStart();
     switch (t->getType()) {
-      case KilnLexer::STR_TEXT: AppendText(e->parts, DecodeString(t)); break;
-      case KilnLexer::STR_DOLLAR: AppendText(e->parts, "$"); break;
-      case KilnLexer::DOLLAR_ESC: AppendText(e->parts, "${"); break;
+      case KilnLexer::STR_TEXT: AppendTemplateText(e->parts, DecodeString(t)); break;
+      case KilnLexer::STR_DOLLAR: AppendTemplateText(e->parts, "$"); break;
+      case KilnLexer::DOLLAR_ESC: AppendTemplateText(e->parts, "${"); break;
       case KilnLexer::INTERP_START: {
         ast::TemplatePart p;
         p.expr = Expr(part->expr());
@@ -755,14 +584,9 @@ ast::ExprPtr AstBuilder::Heredoc(P::HeredocContext* ctx) {
   auto e = Node<ast::TemplateExpr>(view_.Range(ctx));
   e->heredoc = true;
   std::string_view start = view_.Text(ctx->getStart());
-  size_t pos = 2;
-  if (pos < start.size() && start[pos] == '-') {
-    e->strip_indent = true;
-    ++pos;
-  }
-  size_t end = pos;
-  while (end < start.size() && IsIdentChar(start[end])) ++end;
-  e->heredoc_marker = std::string(start.substr(pos, end - pos));
+  e->heredoc_marker = std::string(HeredocMarker(start, &e->strip_indent));
+  // The marker's end, for the range of an unterminated-heredoc error.
+  size_t end = 2 + (e->strip_indent ? 1 : 0) + e->heredoc_marker.size();
   if (ctx->STR_UNTERMINATED()) {
     SourceLoc loc = view_.Loc(view_.Begin(ctx->getStart()));
     Diagnostic& d = diags_.Error("E0005", view_.Range(view_.Begin(ctx->getStart()),
@@ -775,10 +599,10 @@ ast::ExprPtr AstBuilder::Heredoc(P::HeredocContext* ctx) {
   for (P::HeredocPartContext* part : ctx->heredocPart()) {
     antlr4::Token* t = part->getStart();
     switch (t->getType()) {
-      case KilnLexer::HD_TEXT: AppendText(e->parts, view_.Text(t)); break;
-      case KilnLexer::HD_NL: AppendText(e->parts, "\n"); break;
-      case KilnLexer::STR_DOLLAR: AppendText(e->parts, "$"); break;
-      case KilnLexer::DOLLAR_ESC: AppendText(e->parts, "${"); break;
+      case KilnLexer::HD_TEXT: AppendTemplateText(e->parts, view_.Text(t)); break;
+      case KilnLexer::HD_NL: AppendTemplateText(e->parts, "\n"); break;
+      case KilnLexer::STR_DOLLAR: AppendTemplateText(e->parts, "$"); break;
+      case KilnLexer::DOLLAR_ESC: AppendTemplateText(e->parts, "${"); break;
       case KilnLexer::INTERP_START: {
         ast::TemplatePart p;
         p.expr = Expr(part->expr());
@@ -788,69 +612,7 @@ ast::ExprPtr AstBuilder::Heredoc(P::HeredocContext* ctx) {
       default: break;
     }
   }
-  if (e->strip_indent) {
-    // The common leading white space of the lines that have content; a line
-    // that starts with an interpolation has none.
-    size_t common = std::string::npos;
-    bool at_line_start = true;
-    for (size_t pi = 0; pi < e->parts.size(); ++pi) {
-      const ast::TemplatePart& p = e->parts[pi];
-      if (p.expr) {
-        if (at_line_start) common = 0;
-        at_line_start = false;
-        continue;
-      }
-      const std::string& s = p.text;
-      for (size_t i = 0; i < s.size();) {
-        if (!at_line_start) {
-          size_t nl = s.find('\n', i);
-          if (nl == std::string::npos) break;
-          i = nl + 1;
-          at_line_start = true;
-          continue;
-        }
-        size_t j = i;
-        while (j < s.size() && (s[j] == ' ' || s[j] == '\t')) ++j;
-        bool ends_here = j == s.size();
-        if (ends_here) {
-          // Indentation followed by an interpolation (next part) counts.
-          if (pi + 1 < e->parts.size()) {
-            common = std::min(common, j - i);
-            at_line_start = false;
-          }
-          break;
-        }
-        if (s[j] != '\n') common = std::min(common, j - i);
-        at_line_start = false;
-        i = j;
-      }
-    }
-    if (common != std::string::npos && common > 0) {
-      at_line_start = true;
-      for (auto& p : e->parts) {
-        if (p.expr) {
-          at_line_start = false;
-          continue;
-        }
-        std::string out;
-        const std::string& s = p.text;
-        for (size_t i = 0; i < s.size(); ++i) {
-          if (at_line_start) {
-            size_t k = 0;
-            while (k < common && i < s.size() && (s[i] == ' ' || s[i] == '\t')) {
-              ++i;
-              ++k;
-            }
-            at_line_start = false;
-            if (i >= s.size()) break;
-          }
-          out += s[i];
-          if (s[i] == '\n') at_line_start = true;
-        }
-        p.text = std::move(out);
-      }
-    }
-  }
+  if (e->strip_indent) StripHeredocIndent(e->parts);
   if (e->parts.empty()) e->parts.emplace_back();
   return e;
 }

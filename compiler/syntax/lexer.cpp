@@ -234,12 +234,8 @@ std::unique_ptr<antlr4::Token> Lexer::nextToken() {
       // `<<EOT` / `<<-EOT`, then optional blanks and the newline.
       Heredoc h;
       std::string text = tok->getText();  // ASCII by construction
-      size_t pos = 2;
-      if (pos < text.size() && text[pos] == '-') ++pos;
-      while (pos < text.size() && (isalnum(static_cast<unsigned char>(text[pos])) || text[pos] == '_')) {
-        h.marker.push_back(static_cast<char32_t>(text[pos]));
-        ++pos;
-      }
+      bool strip = false;
+      for (char c : HeredocMarker(text, &strip)) h.marker.push_back(static_cast<char32_t>(c));
       heredocs_.push_back(std::move(h));
       heredoc_line_start_ = true;
       break;

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "compiler/syntax/parse_internal.h"
+#include "compiler/syntax/parse_paths.h"
 #include "compiler/syntax/tokens.h"
 
 namespace kiln {
@@ -642,7 +643,8 @@ std::vector<TokenInfo> Tokenize(const SourceManager& sm, uint32_t file_id) {
 
 }  // namespace syntax
 
-std::unique_ptr<ast::File> Parse(const SourceManager& sm, uint32_t file_id, Diagnostics& diags) {
+std::unique_ptr<ast::File> syntax::AntlrParseFile(const SourceManager& sm, uint32_t file_id,
+                                                  Diagnostics& diags) {
   auto file = std::make_unique<ast::File>();
   file->file_id = file_id;
   Diagnostics local;
@@ -657,9 +659,23 @@ std::unique_ptr<ast::File> Parse(const SourceManager& sm, uint32_t file_id, Diag
   return file;
 }
 
+// The hand-written parser first; the ANTLR path only for a file it gives up
+// on, so that every diagnostic is worded there (parse_paths.h).
+std::unique_ptr<ast::File> Parse(const SourceManager& sm, uint32_t file_id, Diagnostics& diags) {
+  try {
+    if (auto file = syntax::FastParseFile(sm, file_id)) return file;
+  } catch (const std::exception&) {
+  }
+  return syntax::AntlrParseFile(sm, file_id, diags);
+}
+
 ast::TypeExprPtr ParseTypeText(SourceManager& sm, const std::string& origin, const std::string& text,
                                Diagnostics& diags) {
   uint32_t id = sm.AddBuffer(origin, text);
+  try {
+    if (auto fast = syntax::FastParseType(sm, id)) return fast;
+  } catch (const std::exception&) {
+  }
   Diagnostics local;
   ast::TypeExprPtr out;
   try {
@@ -678,6 +694,10 @@ ast::TypeExprPtr ParseTypeText(SourceManager& sm, const std::string& origin, con
 ast::ExprPtr ParseExpressionText(SourceManager& sm, const std::string& origin, const std::string& text,
                                  Diagnostics& diags) {
   uint32_t id = sm.AddBuffer(origin, text);
+  try {
+    if (auto fast = syntax::FastParseExpr(sm, id)) return fast;
+  } catch (const std::exception&) {
+  }
   Diagnostics local;
   ast::ExprPtr out;
   try {

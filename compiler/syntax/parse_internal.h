@@ -13,6 +13,7 @@
 #include "antlr4-runtime.h"
 #include "compiler/ast/ast.h"
 #include "compiler/diag/diagnostics.h"
+#include "compiler/syntax/literals.h"
 
 namespace kiln::syntax {
 
@@ -115,8 +116,5 @@ class AstBuilder {
   Diagnostics& diags_;
   int depth_ = 0;
 };
-
-// The text of a doc comment token without `///` and one following space.
-std::string DocText(std::string_view comment);
 
 }  // namespace kiln::syntax
