@@ -289,6 +289,13 @@ std::string Render(const Plan& plan, const std::string& format, bool color) {
   return planner::RenderText(plan, {color});
 }
 
+// Where the JSON plan's diagnostics name files from (`-C DIR` applied).
+std::string WorkingDir() {
+  std::error_code ec;
+  std::string dir = std::filesystem::current_path(ec).string();
+  return ec ? "" : dir;
+}
+
 bool ValidFormat(const Context& ctx, const std::string& f) {
   if (f == "text" || f == "json" || f == "markdown") return true;
   ctx.Fail("--format takes text, json or markdown, not `" + f + "`");
@@ -304,9 +311,21 @@ int RunPlan(const Context& ctx, const std::vector<std::string>& args) {
   if (!f.Parse(args, ctx)) return f.exit_code();
   if (!ValidFormat(ctx, pf.format)) return 1;
   Session s(ctx, pf);
-  if (int rc = s.Open("plan", true)) return rc;
+  if (int rc = s.Open("plan", true)) {
+    // Machines reading the JSON plan get one even when the configuration
+    // does not compile (or state cannot be opened): errored, not applyable,
+    // with the diagnostics that say why.
+    if (pf.format == "json") {
+      Plan failed;
+      planner::FillPlanDiagnostics(&failed, s.diags, s.sm, WorkingDir());
+      failed.errored = true;
+      *ctx.out << planner::RenderJson(failed);
+    }
+    return rc;
+  }
   Plan plan = s.MakePlan(PlanMode::kNormal);
   s.ReportDiags();
+  planner::FillPlanDiagnostics(&plan, s.diags, s.sm, WorkingDir());
   if (pf.format != "text" || !plan.errored) *ctx.out << Render(plan, pf.format, ctx.color);
   if (plan.errored) return 1;
   if (!pf.out.empty()) {
@@ -421,14 +440,16 @@ int RunShow(const Context& ctx, const std::vector<std::string>& args) {
     return 0;
   }
   for (const auto& r : st.resources) {
-    planner::ResourceChange c;
-    c.address = r.address;
     *ctx.out << "# " << r.address << (r.status == state::kStatusReady ? "" : " (" + r.status + ")") << ":\n"
-             << r.kind << " \"" << r.name << "\" " << r.attributes.dump(2) << "\n\n";
+             << r.kind << " \"" << r.name << "\" "
+             << planner::DisplayValue(r.attributes, {}, {r.duration_paths, r.bytes_paths}) << "\n\n";
   }
   if (!st.outputs.empty()) {
     *ctx.out << "Outputs:\n";
-    for (const auto& [n, o] : st.outputs) *ctx.out << "  " << n << " = " << o.value.dump() << "\n";
+    for (const auto& [n, o] : st.outputs)
+      *ctx.out << "  " << n << " = "
+               << planner::DisplayValue(o.value, {}, {o.duration_paths, o.bytes_paths}, 2 + static_cast<int>(n.size()) + 3)
+               << "\n";
   }
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "planner/render/render.h"
 #include "planner/state/state.h"
 
 namespace kiln::cli {
@@ -45,26 +46,6 @@ void UnknownAddress(Diagnostics& diags, const st::State& state, const std::strin
   } else {
     d.help = "`kiln state list` shows the addresses in state";
   }
-}
-
-// Strings print bare, the placeholder unquoted, everything else as JSON.
-std::string Display(const json& value, int indent) {
-  if (value.is_string() && value.get<std::string>() == st::kSensitivePlaceholder) {
-    return st::kSensitivePlaceholder;
-  }
-  std::string text = value.dump(2, ' ', false, json::error_handler_t::replace);
-  // Placeholders nested in objects and lists print unquoted too.
-  const std::string quoted = std::string("\"") + st::kSensitivePlaceholder + "\"";
-  for (size_t at = text.find(quoted); at != std::string::npos; at = text.find(quoted, at)) {
-    text.replace(at, quoted.size(), st::kSensitivePlaceholder);
-  }
-  std::string pad(static_cast<size_t>(indent), ' ');
-  std::string out;
-  for (char c : text) {
-    out += c;
-    if (c == '\n') out += pad;
-  }
-  return out;
 }
 
 int RunStateList(const Context& ctx, const std::vector<std::string>& args) {
@@ -119,6 +100,8 @@ int RunStateShow(const Context& ctx, const std::vector<std::string>& args) {
     for (const auto& [pointer, hash] : r->sensitive_hashes) {
       j["sensitive_paths"].push_back(st::PointerToPath(pointer));
     }
+    j["duration_paths"] = r->duration_paths;
+    j["bytes_paths"] = r->bytes_paths;
     *ctx.out << j.dump(2) << "\n";
     return 0;
   }
@@ -136,8 +119,12 @@ int RunStateShow(const Context& ctx, const std::vector<std::string>& args) {
     for (const auto& [name, value] : r->attributes.items()) width = std::max(width, name.size());
     out << "\n";
     for (const auto& [name, value] : r->attributes.items()) {
+      // Quantities print as Kiln writes them (`10m`, `80GiB`), the
+      // sensitive placeholder bare.
       out << "  " << name << std::string(width - name.size(), ' ') << " = "
-          << Display(value, static_cast<int>(width) + 5) << "\n";
+          << planner::DisplayValue(value, {name}, {r->duration_paths, r->bytes_paths},
+                                   static_cast<int>(width) + 5)
+          << "\n";
     }
   }
   return 0;
@@ -336,7 +323,9 @@ int RunOutput(const Context& ctx, const std::vector<std::string>& args) {
     if (as_json) {
       *ctx.out << v.dump() << "\n";
     } else {
-      *ctx.out << (v.is_string() ? v.get<std::string>() : Display(v, 0)) << "\n";
+      *ctx.out << (v.is_string() ? v.get<std::string>()
+                                 : planner::DisplayValue(v, {}, {it->second.duration_paths, it->second.bytes_paths}))
+               << "\n";
     }
     return 0;
   }
@@ -354,7 +343,10 @@ int RunOutput(const Context& ctx, const std::vector<std::string>& args) {
   }
   for (const auto& [name, o] : state.outputs) {
     json v = value_of(o);
-    *ctx.out << name << " = " << (o.sensitive ? st::kSensitivePlaceholder : Display(v, static_cast<int>(name.size()) + 3))
+    *ctx.out << name << " = "
+             << (o.sensitive ? std::string(st::kSensitivePlaceholder)
+                             : planner::DisplayValue(v, {}, {o.duration_paths, o.bytes_paths},
+                                                     static_cast<int>(name.size()) + 3))
              << "\n";
   }
   return 0;

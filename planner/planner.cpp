@@ -99,6 +99,14 @@ std::vector<Path> SensitivePaths(const Provider* provider, const std::string& ki
   return paths;
 }
 
+// Sorted union of two path lists.
+std::vector<Path> MergePaths(std::vector<Path> a, const std::vector<Path>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  std::sort(a.begin(), a.end());
+  a.erase(std::unique(a.begin(), a.end()), a.end());
+  return a;
+}
+
 std::vector<Path> HashPaths(const state::ResourceState& r) {
   std::vector<Path> out;
   for (const auto& [ptr, h] : r.sensitive_hashes) out.push_back(state::PointerToPath(ptr));
@@ -216,6 +224,8 @@ void Refresh(PlanRun& run) {
     d.provider = r.provider;
     d.provider_type = r.provider_type;
     d.before = r.attributes;
+    d.duration_paths = r.duration_paths;
+    d.bytes_paths = r.bytes_paths;
     d.sensitive_paths = SensitivePaths(p, r.kind, HashPaths(r));
     if (resp.state.is_null()) {
       d.action = Action::kDelete;
@@ -284,6 +294,8 @@ void FillIdentity(const ResourceInstance& inst, ResourceChange& c) {
   c.provider = inst.provider;
   c.provider_type = inst.provider_type;
   c.dependencies = inst.depends_on;
+  c.duration_paths = inst.duration_paths;
+  c.bytes_paths = inst.bytes_paths;
   c.range = inst.range;
   // Endpoints default to create-before-destroy so that serving never stops.
   c.create_before_destroy = inst.lifecycle.create_before_destroy.value_or(inst.kind == "endpoint");
@@ -302,6 +314,9 @@ void DiffInstance(PlanRun& run, const ResourceInstance& inst, ResourceChange& c)
       c.prior = *prior;
       c.prior_dependencies = prior->dependencies;
       c.before = prior->attributes;
+      // `before` may hold quantities the configuration no longer has.
+      c.duration_paths = MergePaths(c.duration_paths, prior->duration_paths);
+      c.bytes_paths = MergePaths(c.bytes_paths, prior->bytes_paths);
     }
     if (!p) return;
     json prior_plain = prior ? state::RestoreSensitive(prior->attributes, prior->sensitive_hashes,
@@ -437,6 +452,8 @@ void Orphans(PlanRun& run) {
     c.prior = r;
     c.prior_dependencies = r.dependencies;
     c.create_before_destroy = r.create_before_destroy;
+    c.duration_paths = r.duration_paths;
+    c.bytes_paths = r.bytes_paths;
     for (const auto& [ptr, h] : r.sensitive_hashes) c.sensitive_paths.push_back(state::PointerToPath(ptr));
     if (run.have_graph)
       if (const auto* inst = run.graph.Find(r.address)) c.range = inst->range;
@@ -446,68 +463,155 @@ void Orphans(PlanRun& run) {
             [](const auto& a, const auto& b) { return a.address < b.address; });
 }
 
-// Step: `replace_triggered_by` — replace when a referenced resource is
-// replaced or updated (with an attribute: when that attribute changes).
-void ReplaceTriggers(PlanRun& run) {
-  if (!run.have_graph) return;
+// Step: deposed objects (the old objects of create_before_destroy
+// replacements an interrupted apply did not delete) are deleted, each
+// once, after the change of their address (if any).
+  if (run.options.mode == PlanMode::kRefreshOnly) return;
+  state::State recorded = run.ctx.store->Current();
+  if (recorded.deposed.empty()) return;
+  for (const auto& r : recorded.deposed) {
+    ResourceChange c;
+    c.address = r.address;
+    c.module = r.module;
+    c.kind = r.kind;
+    c.name = r.name;
+    c.key = r.key;
+    c.provider = r.provider;
+    c.provider_type = r.provider_type;
+    c.action = Action::kDelete;
+    c.action_reason = kReasonDeposed;
+    c.deposed_key = r.deposed_key;
+    c.before = r.attributes;
+    c.prior = r;
+    for (const auto& [ptr, h] : r.sensitive_hashes) c.sensitive_paths.push_back(state::PointerToPath(ptr));
+    if (run.have_graph)
+      if (const auto* inst = run.graph.Find(r.address)) c.range = inst->range;
+    run.plan.changes.push_back(std::move(c));
+  }
+  std::stable_sort(run.plan.changes.begin(), run.plan.changes.end(),
+                   [](const auto& a, const auto& b) { return a.address < b.address; });
+}
+
+// How a `replace_triggered_by` entry refers to a change: the resource
+// itself, one of its attributes (a path below it), or, for an entry naming
+// a for-expanded resource as a whole, one of its instances.
+struct TriggerMatch {
+  bool matches = false;
+  Path attribute;  // empty: the resource as a whole
+};
+
+TriggerMatch MatchTrigger(const std::string& ref, const std::string& address) {
+  TriggerMatch m;
+  if (ref == address) {
+    m.matches = true;
+  } else if (ref.size() > address.size() + 1 && ref.compare(0, address.size(), address) == 0 &&
+             ref[address.size()] == '.') {
+    m.matches = true;
+    std::string rest = ref.substr(address.size() + 1);
+    for (size_t at = 0; at <= rest.size();) {
+      size_t dot = rest.find('.', at);
+      if (dot == std::string::npos) dot = rest.size();
+      m.attribute.push_back(rest.substr(at, dot - at));
+      at = dot + 1;
+    }
+  } else if (address.size() > ref.size() && address.compare(0, ref.size(), ref) == 0 &&
+             address[ref.size()] == '[') {
+    m.matches = true;  // `sweep` names every `sweep["k"]`
+  }
+  return m;
+}
+
+// Whether `other`'s change fires a trigger that refers to it as `m`.
+bool TriggerFires(const ResourceChange& other, const TriggerMatch& m) {
+  switch (other.action) {
+    case Action::kCreate:
+      return true;  // a new object: everything about it is new
+    case Action::kReplace:
+    case Action::kUpdate: {
+      if (m.attribute.empty()) return true;
+      if (std::find(other.sensitive_changed.begin(), other.sensitive_changed.end(), m.attribute) !=
+          other.sensitive_changed.end())
+        return true;
+      const json* b = AtPath(other.before, m.attribute);
+      const json* a = AtPath(other.after, m.attribute);
+      if (!a && !b) return false;
+      return !a || !b || IsUnknown(*a) || *a != *b;
+    }
+    default:
+      return false;
+  }
+}
+
+// Step: `replace_triggered_by` — an existing resource is replaced when a
+// referenced resource is created, replaced or updated, or, for a
+// referenced attribute (`train.id`, `sweep["a"].id`), when that attribute
+// changes. A resource replaced this way can fire others in turn, and what
+// reads its computed attributes is diffed again (PropagateChanges), until
+// nothing more fires. Returns whether anything fired.
+bool FireTriggers(PlanRun& run) {
+  bool any = false;
   bool changed = true;
   for (int round = 0; changed && round < 100; ++round) {
     changed = false;
     for (auto& c : run.plan.changes) {
       if (c.action != Action::kUpdate && c.action != Action::kNoop) continue;
+      if (!c.prior) continue;  // a first create: both are created anyway
       const ResourceInstance* inst = run.graph.Find(c.address);
-      if (!inst) continue;
+      if (!inst || inst->lifecycle.replace_triggered_by.empty()) continue;
+      bool fire = false;
       for (const auto& ref : inst->lifecycle.replace_triggered_by) {
-        bool fire = false;
         for (const auto& other : run.plan.changes) {
-          std::string attr;
-          if (ref == other.address) {
-          } else if (ref.size() > other.address.size() &&
-                     ref.compare(0, other.address.size(), other.address) == 0 &&
-                     ref[other.address.size()] == '.') {
-            attr = ref.substr(other.address.size() + 1);
-          } else if (!AddressMatches(ref, other.address)) {
-            continue;
+          if (other.address == c.address) continue;
+          TriggerMatch m = MatchTrigger(ref, other.address);
+          if (m.matches && TriggerFires(other, m)) {
+            fire = true;
+            break;
           }
-          if (other.action == Action::kReplace || other.action == Action::kCreate) fire = true;
-          if (other.action == Action::kUpdate) {
-            if (attr.empty()) fire = true;
-            else {
-              const json* b = AtPath(other.before, {attr});
-              const json* a = AtPath(other.after, {attr});
-              fire = !b || !a || *a != *b;
-            }
-          }
-          if (fire) break;
         }
-        // A newly created trigger on an existing resource also replaces it,
-        // except on the very first apply (then both are created).
-        if (fire && c.prior) {
-          c.action = Action::kReplace;
-          c.action_reason = kReasonReplaceTriggered;
-          Provider* p = nullptr;
-          std::string error;
-          if (run.ctx.providers) p = run.ctx.providers->Get(c.provider, c.provider_type, &error);
-          if (p) {
-            PlanResponse fresh = p->Plan({BareKind(c.kind), c.address, nullptr, c.config});
-            if (!HasErrors(fresh.diagnostics)) {
-              c.planned = fresh.planned;
-              c.after = RedactPaths(fresh.planned, c.sensitive_paths);
-            }
-          }
-          changed = true;
-          break;
+        if (fire) break;
+      }
+      if (!fire) continue;
+      c.action = Action::kReplace;
+      c.action_reason = kReasonReplaceTriggered;
+      Provider* p = nullptr;
+      std::string error;
+      if (run.ctx.providers) p = run.ctx.providers->Get(c.provider, c.provider_type, &error);
+      if (p) {
+        PlanResponse fresh = p->Plan({BareKind(c.kind), c.address, nullptr, c.config});
+        if (!HasErrors(fresh.diagnostics)) {
+          c.planned = fresh.planned;
+          c.after = RedactPaths(fresh.planned, c.sensitive_paths);
         }
       }
+      changed = true;
+      any = true;
     }
   }
+  return any;
 }
 
-// Step: --target keeps the targeted instances and what they depend on.
+void ReplaceTriggers(PlanRun& run) {
+  if (!run.have_graph || run.options.mode != PlanMode::kNormal) return;
+  // A re-diff resets what it re-diffs to its own action; the next
+  // FireTriggers replaces it again if its trigger still fires.
+  for (int round = 0; round < 16 && FireTriggers(run); ++round) PropagateChanges(run);
+}
+
+// Step: --target keeps the targeted instances and what they depend on; a
+// targeted (or pulled-in) delete or replacement also pulls in the changes
+// of everything that depends on it, since those must go (or move) first,
+// as `terraform destroy -target` does. A delete never pulls in what it
+// depends on.
 void Targeting(PlanRun& run) {
   if (run.options.targets.empty()) return;
   std::map<std::string, const ResourceChange*> by_addr;
-  for (const auto& c : run.plan.changes) by_addr[c.address] = &c;
+  std::map<std::string, std::vector<std::string>> dependents;
+  for (const auto& c : run.plan.changes) {
+    by_addr[c.address] = &c;
+    std::set<std::string> deps(c.dependencies.begin(), c.dependencies.end());
+    deps.insert(c.prior_dependencies.begin(), c.prior_dependencies.end());
+    for (const auto& d : deps) dependents[d].push_back(c.address);
+  }
   std::set<std::string> keep;
   std::vector<std::string> work;
   for (const auto& t : run.options.targets) {
@@ -527,9 +631,15 @@ void Targeting(PlanRun& run) {
     if (!keep.insert(a).second) continue;
     auto it = by_addr.find(a);
     if (it == by_addr.end()) continue;
-    const auto& deps = it->second->action == Action::kDelete ? it->second->prior_dependencies
-                                                               : it->second->dependencies;
-    for (const auto& d : deps) work.push_back(d);
+    const ResourceChange& c = *it->second;
+    if (c.action != Action::kDelete)
+      for (const auto& d : c.dependencies) work.push_back(d);
+    if (c.action == Action::kDelete || c.action == Action::kReplace) {
+      for (const auto& d : dependents[a]) {
+        auto dit = by_addr.find(d);
+        if (dit != by_addr.end() && dit->second->action != Action::kNoop) work.push_back(d);
+      }
+    }
   }
   std::vector<ResourceChange> kept;
   for (auto& c : run.plan.changes)
@@ -559,12 +669,16 @@ void Outputs(PlanRun& run) {
     for (const auto& [name, v] : run.graph.outputs) {
       OutputChange o;
       o.sensitive = v.sensitive;
+      o.duration_paths = v.duration_paths;
+      o.bytes_paths = v.bytes_paths;
       o.after = v.sensitive && !IsUnknown(v.value) ? json(state::kSensitivePlaceholder) : v.value;
       auto it = recorded.find(name);
       if (it == recorded.end()) {
         o.action = Action::kCreate;
       } else {
         o.before = it->second.value;
+        o.duration_paths = MergePaths(o.duration_paths, it->second.duration_paths);
+        o.bytes_paths = MergePaths(o.bytes_paths, it->second.bytes_paths);
         bool same;
         if (IsUnknown(v.value) || ContainsUnknown(v.value)) same = false;
         else if (v.sensitive || it->second.sensitive) same = !it->second.hash.empty() && hasher.Same(v.value, it->second.hash) && v.sensitive == it->second.sensitive;
@@ -577,7 +691,8 @@ void Outputs(PlanRun& run) {
   if (run.options.mode != PlanMode::kRefreshOnly) {
     for (const auto& [name, o] : recorded) {
       if (out.count(name)) continue;
-      out[name] = OutputChange{Action::kDelete, o.value, nullptr, o.sensitive};
+      out[name] = OutputChange{Action::kDelete, o.value, nullptr, o.sensitive, o.duration_paths,
+                               o.bytes_paths};
     }
   }
   run.plan.outputs = std::move(out);
@@ -616,8 +731,8 @@ const Step kPlanSteps[] = {
     {"evaluate", Evaluate},
     {"diff", Diff},
     {"propagate-changes", PropagateChanges},
-    {"orphans", Orphans},
     {"replace-triggers", ReplaceTriggers},
+    {"orphans", Orphans},
     {"targeting", Targeting},
     {"prevent-destroy", PreventDestroy},
     {"outputs", Outputs},

@@ -57,6 +57,8 @@ state::ResourceState RecordApplied(const ResourceChange& c, const json& attrs,
   rs.dependencies.erase(std::unique(rs.dependencies.begin(), rs.dependencies.end()), rs.dependencies.end());
   rs.status = status;
   rs.create_before_destroy = c.create_before_destroy;
+  rs.duration_paths = c.duration_paths;
+  rs.bytes_paths = c.bytes_paths;
   return rs;
 }
 
@@ -503,6 +505,8 @@ void SaveOutputs(const Plan& plan, const PlanContext& ctx, Diagnostics& diags) {
     if (ContainsUnknown(v.value)) continue;
     state::OutputState o;
     o.sensitive = v.sensitive;
+    o.duration_paths = v.duration_paths;
+    o.bytes_paths = v.bytes_paths;
     if (v.sensitive) {
       o.value = state::kSensitivePlaceholder;
       o.hash = hasher.Hash(v.value);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <tuple>
 
 namespace kiln::planner {
 
@@ -150,6 +152,10 @@ json ChangeJson(const ResourceChange& c) {
   j["after_unknown"] = c.after.is_null() ? json(false) : UnknownMask(c.after);
   j["sensitive_paths"] = PathsJson(c.sensitive_paths);
   j["replace_paths"] = PathsJson(c.replace_paths);
+  // Durations stay milliseconds and bytes integers in JSON; these say which
+  // leaves they are.
+  j["duration_paths"] = PathsJson(c.duration_paths);
+  j["bytes_paths"] = PathsJson(c.bytes_paths);
   return j;
 }
 
@@ -252,6 +258,35 @@ std::optional<double> HourlyCost(const std::vector<std::pair<std::string, json>>
   return std::round(total * 100) / 100;
 }
 
+void FillPlanDiagnostics(Plan* plan, const Diagnostics& diags, const SourceManager& sm,
+                         const std::string& base_dir) {
+  namespace fs = std::filesystem;
+  fs::path base = base_dir.empty() ? fs::path() : fs::path(base_dir).lexically_normal();
+  std::vector<PlanDiagnostic> out;
+  for (const auto& d : diags.items()) {
+    if (d.severity == Severity::kNote) continue;
+    PlanDiagnostic pd;
+    pd.severity = d.severity == Severity::kError ? "error" : "warning";
+    pd.code = d.code;
+    pd.message = d.message;
+    if (d.range.valid()) {
+      pd.file = sm.Path(d.range.begin.file_id);
+      if (!base.empty()) {
+        fs::path rel = fs::path(pd.file).lexically_normal().lexically_relative(base);
+        if (!rel.empty() && *rel.begin() != "..") pd.file = rel.string();
+      }
+      pd.line = static_cast<int>(d.range.begin.line);
+      pd.column = static_cast<int>(d.range.begin.column);
+    }
+    if (d.severity == Severity::kError) plan->errored = true;
+    out.push_back(std::move(pd));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const PlanDiagnostic& a, const PlanDiagnostic& b) {
+    return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
+  });
+  plan->diagnostics = std::move(out);
+}
+
 json PlanToJson(const Plan& plan) {
   json j = json::object();
   j["format_version"] = "1.0";
@@ -269,7 +304,9 @@ json PlanToJson(const Plan& plan) {
     outputs[name] = {{"action", ActionName(o.action)},
                      {"before", o.sensitive && !o.before.is_null() ? json(state::kSensitivePlaceholder) : o.before},
                      {"after", o.sensitive && !o.after.is_null() ? json(state::kSensitivePlaceholder) : NullUnknowns(o.after)},
-                     {"sensitive", o.sensitive}};
+                     {"sensitive", o.sensitive},
+                     {"duration_paths", PathsJson(o.duration_paths)},
+                     {"bytes_paths", PathsJson(o.bytes_paths)}};
   }
   j["output_changes"] = outputs;
   auto s = plan.summary();
@@ -283,9 +320,13 @@ json PlanToJson(const Plan& plan) {
     j["cost"] = nullptr;
   }
   json diags = json::array();
-  for (const auto& d : plan.diagnostics)
+  for (const auto& d : plan.diagnostics) {
+    bool located = !d.file.empty();
     diags.push_back({{"severity", d.severity}, {"code", d.code}, {"message", d.message},
-                     {"file", d.file}, {"line", d.line}, {"column", d.column}});
+                     {"file", located ? json(d.file) : json()},
+                     {"line", located ? json(d.line) : json()},
+                     {"column", located ? json(d.column) : json()}});
+  }
   j["diagnostics"] = diags;
   return j;
 }
@@ -357,6 +398,8 @@ json SavedPlanToJson(const Plan& plan) {
     a["sensitive_paths"] = PathsJson(c.sensitive_paths);
     a["replace_paths"] = PathsJson(c.replace_paths);
     a["sensitive_changed"] = PathsJson(c.sensitive_changed);
+    a["duration_paths"] = PathsJson(c.duration_paths);
+    a["bytes_paths"] = PathsJson(c.bytes_paths);
     a["dependencies"] = c.dependencies;
     a["prior_dependencies"] = c.prior_dependencies;
     a["create_before_destroy"] = c.create_before_destroy;
@@ -417,6 +460,8 @@ bool SavedPlanFromJson(const json& j, Plan* out, std::string* error) {
     c.sensitive_paths = PathsFrom(a.value("sensitive_paths", json::array()));
     c.replace_paths = PathsFrom(a.value("replace_paths", json::array()));
     c.sensitive_changed = PathsFrom(a.value("sensitive_changed", json::array()));
+    c.duration_paths = PathsFrom(a.value("duration_paths", json::array()));
+    c.bytes_paths = PathsFrom(a.value("bytes_paths", json::array()));
     c.dependencies = a.value("dependencies", std::vector<std::string>{});
     c.prior_dependencies = a.value("prior_dependencies", std::vector<std::string>{});
     c.create_before_destroy = a.value("create_before_destroy", false);
@@ -432,6 +477,33 @@ bool SavedPlanFromJson(const json& j, Plan* out, std::string* error) {
   }
   std::sort(p.changes.begin(), p.changes.end(),
             [](const auto& a, const auto& b) { return a.address < b.address; });
+  // What `kiln show FILE` renders besides the actions.
+  const json output_changes = j.value("output_changes", json::object());
+  for (const auto& [name, o] : output_changes.items()) {
+    if (!o.is_object()) continue;
+    OutputChange oc;
+    oc.action = ParseAction(o.value("action", "noop")).value_or(Action::kNoop);
+    oc.before = o.value("before", json());
+    oc.after = o.value("after", json());
+    oc.sensitive = o.value("sensitive", false);
+    oc.duration_paths = PathsFrom(o.value("duration_paths", json::array()));
+    oc.bytes_paths = PathsFrom(o.value("bytes_paths", json::array()));
+    p.outputs[name] = std::move(oc);
+  }
+  const json diagnostics = j.value("diagnostics", json::array());
+  for (const auto& d : diagnostics) {
+    if (!d.is_object()) continue;
+    PlanDiagnostic pd;
+    pd.severity = d.value("severity", "");
+    pd.code = d.value("code", "");
+    pd.message = d.value("message", "");
+    if (d.contains("file") && d["file"].is_string()) {
+      pd.file = d["file"].get<std::string>();
+      pd.line = d.value("line", 0);
+      pd.column = d.value("column", 0);
+    }
+    p.diagnostics.push_back(std::move(pd));
+  }
   *out = std::move(p);
   return true;
 }

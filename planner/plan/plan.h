@@ -45,6 +45,11 @@ struct ResourceChange {
   nlohmann::json before;  // redacted (sensitive leaves "(sensitive)"); null when absent
   nlohmann::json after;   // redacted; unknown leaves {"$unknown": true}; null when deleted
   std::vector<Path> sensitive_paths;
+  // Where durations (ms) and bytes (integers) sit in before/after, so that
+  // text renderers print `10m` and `80GiB`; from the configuration, else
+  // from state.
+  std::vector<Path> duration_paths;
+  std::vector<Path> bytes_paths;
   std::vector<Path> replace_paths;  // attributes that force the replacement
   // Sensitive attributes whose value changes (both sides render "(sensitive)").
   std::vector<Path> sensitive_changed;
@@ -66,6 +71,9 @@ struct OutputChange {
   Action action = Action::kNoop;
   nlohmann::json before, after;  // "(sensitive)" when sensitive
   bool sensitive = false;
+  // Paths into the value (empty: the whole value) of durations and bytes.
+  std::vector<Path> duration_paths;
+  std::vector<Path> bytes_paths;
 };
 
 struct Cost {
@@ -109,6 +117,13 @@ struct Plan {
   bool HasChanges() const;
   const ResourceChange* Find(const std::string& address) const;
 };
+
+// Fills plan->diagnostics from `diags` (positions resolved through `sm`),
+// sorted by file, line and column (those without a location first), and
+// sets plan->errored when any is an error. Notes are left out. Files under
+// `base_dir` (when given) are named relative to it.
+void FillPlanDiagnostics(Plan* plan, const Diagnostics& diags, const SourceManager& sm,
+                         const std::string& base_dir = "");
 
 // GPU prices from the catalog: model -> (on_demand, spot) USD per GPU-hour;
 // nullopt when the catalog does not price the model.

@@ -4,6 +4,8 @@
 #include <set>
 #include <sstream>
 
+#include "compiler/value/value.h"
+
 namespace kiln::planner {
 
 using nlohmann::json;
@@ -12,14 +14,74 @@ namespace {
 
 bool IsSensitive(const json& v) { return v.is_string() && v.get<std::string>() == state::kSensitivePlaceholder; }
 
-std::string Scalar(const json& v) {
+bool Contains(const std::vector<Path>& paths, const Path& p) {
+  return std::find(paths.begin(), paths.end(), p) != paths.end();
+}
+
+std::string Scalar(const json& v, const Path& p, const Quantities& q) {
   if (IsUnknown(v)) return "(known after apply)";
   if (IsSensitive(v)) return "(sensitive)";
   if (v.is_null()) return "null";
-  return v.dump();
+  std::string quantity = QuantityText(v, p, q);
+  if (!quantity.empty()) return quantity;
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 bool Composite(const json& v) { return (v.is_object() && !IsUnknown(v)) || v.is_array(); }
+
+std::string KeyText(const std::string& k) {
+  bool plain = !k.empty() && !isdigit(static_cast<unsigned char>(k[0]));
+  for (char c : k)
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') plain = false;
+  return plain ? k : json(k).dump();
+}
+
+Path Child(const Path& p, const std::string& k) {
+  Path out = p;
+  out.push_back(k);
+  return out;
+}
+
+// Compact, one line, with placeholders and quantities shown as words.
+std::string Inline(const json& v, const Path& p, const Quantities& q) {
+  if (!Composite(v)) return Scalar(v, p, q);
+  if (v.is_array()) {
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + Inline(v[i], Child(p, std::to_string(i)), q);
+    return s + "]";
+  }
+  std::string s = "{";
+  bool first = true;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    s += (first ? " " : ", ") + KeyText(it.key()) + " = " + Inline(it.value(), Child(p, it.key()), q);
+    first = false;
+  }
+  return s + (first ? "}" : " }");
+}
+
+void Pretty(const json& v, const Path& p, const Quantities& q, const std::string& pad, std::string& out) {
+  if (Composite(v) && !v.empty()) {
+    bool object = v.is_object();
+    out += object ? "{\n" : "[\n";
+    std::string inner = pad + "  ";
+    size_t i = 0;
+    for (auto it = v.begin(); it != v.end(); ++it, ++i) {
+      out += inner;
+      std::string key = object ? it.key() : std::to_string(i);
+      if (object) out += json(it.key()).dump(-1, ' ', false, json::error_handler_t::replace) + ": ";
+      Pretty(it.value(), Child(p, key), q, inner, out);
+      out += i + 1 < v.size() ? ",\n" : "\n";
+    }
+    out += pad + (object ? "}" : "]");
+    return;
+  }
+  if (IsSensitive(v)) {
+    out += state::kSensitivePlaceholder;
+    return;
+  }
+  std::string quantity = QuantityText(v, p, q);
+  out += quantity.empty() ? v.dump(-1, ' ', false, json::error_handler_t::replace) : quantity;
+}
 
 std::string Money(double v) {
   char buf[64];
@@ -42,9 +104,9 @@ struct Colors {
 class DiffWriter {
  public:
   DiffWriter(const std::vector<Path>& replace_paths, const std::vector<Path>& sensitive_changed,
-             const Colors& colors, bool hide_unchanged)
+             const Colors& colors, bool hide_unchanged, Quantities quantities)
       : replace_paths_(replace_paths), sensitive_changed_(sensitive_changed), colors_(colors),
-        hide_unchanged_(hide_unchanged) {}
+        hide_unchanged_(hide_unchanged), q_(quantities) {}
 
   void Object(const json& before, const json& after, const Path& path, int indent) {
     std::set<std::string> keys;
@@ -76,13 +138,6 @@ class DiffWriter {
   std::string str() const { return out_.str(); }
 
  private:
-  static std::string KeyText(const std::string& k) {
-    bool plain = !k.empty() && !isdigit(static_cast<unsigned char>(k[0]));
-    for (char c : k)
-      if (!isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') plain = false;
-    return plain ? k : json(k).dump();
-  }
-
   void Line(char marker, int indent, const std::string& text) {
     std::string s = std::string(indent, ' ') + marker + " " + text;
     out_ << colors_.Wrap(marker, s) << "\n";
@@ -122,36 +177,19 @@ class DiffWriter {
           if (ai && !bi) Value('+', "", *ai, ip, indent + 4, ",");
           else if (bi && !ai) Value('-', "", *bi, ip, indent + 4, ",");
           else if (*ai == *bi) Value(' ', "", *ai, ip, indent + 4, ",");
-          else Line('~', indent + 4, Scalar(*bi) + " -> " + Scalar(*ai) + ",");
+          else Line('~', indent + 4, Inline(*bi, ip, q_) + " -> " + Inline(*ai, ip, q_) + ",");
         }
       }
       Line(' ', indent + 2, a->is_object() ? "}" : "]");
       return;
     }
-    Line('~', indent, lhs + Inline(*b) + " -> " + Inline(*a) + forces);
-  }
-
-  static std::string Inline(const json& v) {
-    if (!Composite(v)) return Scalar(v);
-    // Compact, with placeholders shown as words.
-    if (v.is_array()) {
-      std::string s = "[";
-      for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + Inline(v[i]);
-      return s + "]";
-    }
-    std::string s = "{";
-    bool first = true;
-    for (auto it = v.begin(); it != v.end(); ++it) {
-      s += (first ? " " : ", ") + KeyText(it.key()) + " = " + Inline(it.value());
-      first = false;
-    }
-    return s + (first ? "}" : " }");
+    Line('~', indent, lhs + Inline(*b, p, q_) + " -> " + Inline(*a, p, q_) + forces);
   }
 
   void Value(char marker, const std::string& lhs, const json& v, const Path& p, int indent,
              const std::string& suffix) {
     if (!Composite(v) || v.empty()) {
-      Line(marker, indent, lhs + (Composite(v) ? (v.is_array() ? "[]" : "{}") : Scalar(v)) + suffix);
+      Line(marker, indent, lhs + (Composite(v) ? (v.is_array() ? "[]" : "{}") : Scalar(v, p, q_)) + suffix);
       return;
     }
     Line(marker, indent, lhs + (v.is_object() ? "{" : "["));
@@ -178,6 +216,7 @@ class DiffWriter {
   const std::vector<Path>& sensitive_changed_;
   const Colors& colors_;
   bool hide_unchanged_;
+  Quantities q_;
   std::ostringstream out_;
 };
 
@@ -199,7 +238,9 @@ std::string Block(const ResourceChange& c, bool drift, const Colors& colors) {
   char m = marker.back() == '+' && marker[0] == ' ' ? '+' : marker[0] == '-' || marker[0] == '+' ? '~' : marker.back();
   if (c.action == Action::kDelete) m = '-';
   out << colors.Wrap(m, marker + " " + c.address + " {") << "\n";
-  DiffWriter w(c.replace_paths, c.sensitive_changed, colors, c.action == Action::kUpdate || c.action == Action::kReplace);
+  DiffWriter w(c.replace_paths, c.sensitive_changed, colors,
+               c.action == Action::kUpdate || c.action == Action::kReplace,
+               Quantities{c.duration_paths, c.bytes_paths});
   json before = c.action == Action::kCreate ? json() : c.before;
   json after = c.action == Action::kDelete ? json() : c.after;
   w.Object(before.is_object() ? before : json::object(), after.is_object() ? after : json::object(), {}, 6);
@@ -207,13 +248,25 @@ std::string Block(const ResourceChange& c, bool drift, const Colors& colors) {
   return out.str();
 }
 
-std::string OutputValue(const json& v, bool sensitive) {
-  if (sensitive && !v.is_null() && !IsUnknown(v)) return "(sensitive)";
-  if (IsUnknown(v)) return "(known after apply)";
-  return v.dump();
+std::string OutputValue(const json& v, const OutputChange& o) {
+  if (o.sensitive && !v.is_null() && !IsUnknown(v)) return "(sensitive)";
+  return Inline(v, {}, Quantities{o.duration_paths, o.bytes_paths});
 }
 
 }  // namespace
+
+std::string QuantityText(const json& v, const Path& path, const Quantities& q) {
+  if (!v.is_number_integer()) return "";
+  if (Contains(q.durations, path)) return FormatDuration(v.get<int64_t>());
+  if (Contains(q.bytes, path)) return FormatBytes(v.get<int64_t>());
+  return "";
+}
+
+std::string DisplayValue(const json& v, const Path& at, const Quantities& q, int indent) {
+  std::string out;
+  Pretty(v, at, q, std::string(static_cast<size_t>(std::max(indent, 0)), ' '), out);
+  return out;
+}
 
 std::string DescribeChange(const ResourceChange& c, bool drift) {
   if (drift) return c.action == Action::kDelete ? "has been deleted outside of kiln" : "has changed outside of kiln";
@@ -292,14 +345,14 @@ std::string RenderText(const Plan& plan, const RenderOptions& options) {
       std::string pad(width - n.size(), ' ');
       switch (o.action) {
         case Action::kCreate:
-          out << colors.Wrap('+', "  + " + n + pad + " = " + OutputValue(o.after, o.sensitive)) << "\n";
+          out << colors.Wrap('+', "  + " + n + pad + " = " + OutputValue(o.after, o)) << "\n";
           break;
         case Action::kUpdate:
-          out << colors.Wrap('~', "  ~ " + n + pad + " = " + OutputValue(o.before, o.sensitive) + " -> " +
-                                      OutputValue(o.after, o.sensitive)) << "\n";
+          out << colors.Wrap('~', "  ~ " + n + pad + " = " + OutputValue(o.before, o) + " -> " +
+                                      OutputValue(o.after, o)) << "\n";
           break;
         case Action::kDelete:
-          out << colors.Wrap('-', "  - " + n + pad + " = " + OutputValue(o.before, o.sensitive) + " -> null") << "\n";
+          out << colors.Wrap('-', "  - " + n + pad + " = " + OutputValue(o.before, o) + " -> null") << "\n";
           break;
         default: break;
       }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "planner/plan/plan.h"
 
@@ -16,6 +17,24 @@ struct RenderOptions {
 std::string RenderText(const Plan& plan, const RenderOptions& options = {});
 std::string RenderJson(const Plan& plan);  // PlanToJson, pretty, trailing newline
 std::string RenderMarkdown(const Plan& plan);
+
+// Where durations (ms) and bytes (integers) sit in a JSON value: paths of
+// keys and list indices from the value's root.
+struct Quantities {
+  const std::vector<Path>& durations;
+  const std::vector<Path>& bytes;
+};
+
+// The Kiln text of the leaf `v` found at `path` when that path is a duration
+// or bytes path and `v` an integer ("10m", "80GiB", through FormatDuration and
+// FormatBytes of compiler/value, so it reads back as the same quantity); ""
+// otherwise.
+std::string QuantityText(const nlohmann::json& v, const Path& path, const Quantities& q);
+// `v` (found at `at` in the value that `q` describes) pretty-printed like
+// JSON with two-space indentation, continued lines indented by `indent`,
+// except that quantities print as Kiln quantities and the sensitive
+// placeholder bare: `{"timeout": 10m, "token": (sensitive)}`.
+std::string DisplayValue(const nlohmann::json& v, const Path& at, const Quantities& q, int indent = 0);
 
 // "Plan: 1 to add, 0 to change, 0 to replace, 0 to destroy."
 std::string SummaryLine(const Plan& plan);

@@ -59,6 +59,8 @@ std::string SerializeResource(const ResourceState& r) {
   if (r.create_before_destroy) AppendField(out, "create_before_destroy", true, 6, false);
   AppendField(out, "dependencies", r.dependencies, 6, false);
   AppendField(out, "sensitive_hashes", r.sensitive_hashes, 6, false);
+  if (!r.duration_paths.empty()) AppendField(out, "duration_paths", r.duration_paths, 6, false);
+  if (!r.bytes_paths.empty()) AppendField(out, "bytes_paths", r.bytes_paths, 6, false);
   AppendField(out, "attributes", r.attributes, 6, true);
   out += "    }";
   return out;
@@ -97,6 +99,8 @@ std::string SerializeBody(const State& state, BodyCache* cache) {
   for (const auto& [name, o] : state.outputs) {
     json entry = {{"value", o.value}, {"sensitive", o.sensitive}};
     if (!o.hash.empty()) entry["hash"] = o.hash;
+    if (!o.duration_paths.empty()) entry["duration_paths"] = o.duration_paths;
+    if (!o.bytes_paths.empty()) entry["bytes_paths"] = o.bytes_paths;
     outputs[name] = std::move(entry);
   }
   AppendField(out, "outputs", outputs, 2, true);
@@ -123,6 +127,26 @@ bool GetString(const json& obj, const char* field, std::string* out, std::string
   }
   *out = it->get<std::string>();
   return true;
+}
+
+// An optional list of paths (arrays of strings): duration_paths, bytes_paths.
+bool GetPaths(const json& obj, const char* field, std::vector<Path>* out, std::string* problem,
+              const std::string& where) {
+  auto it = obj.find(field);
+  if (it == obj.end()) return true;
+  bool ok = it->is_array();
+  for (size_t i = 0; ok && i < it->size(); ++i) {
+    const json& p = (*it)[i];
+    ok = p.is_array();
+    Path path;
+    for (size_t k = 0; ok && k < p.size(); ++k) {
+      ok = p[k].is_string();
+      if (ok) path.push_back(p[k].get<std::string>());
+    }
+    if (ok) out->push_back(std::move(path));
+  }
+  if (!ok) *problem = where + ": " + field + " must be an array of paths (arrays of strings)";
+  return ok;
 }
 
 bool ReadResource(const json& r, size_t index, ResourceState* out, std::string* problem) {
@@ -196,6 +220,8 @@ bool ReadResource(const json& r, size_t index, ResourceState* out, std::string* 
       out->sensitive_hashes[pointer] = hash.get<std::string>();
     }
   }
+  if (!GetPaths(r, "duration_paths", &out->duration_paths, problem, where)) return false;
+  if (!GetPaths(r, "bytes_paths", &out->bytes_paths, problem, where)) return false;
   return true;
 }
 
@@ -218,6 +244,8 @@ json ResourceJson(const ResourceState& r) {
             {"sensitive_hashes", r.sensitive_hashes},
             {"attributes", r.attributes}};
   if (r.create_before_destroy) j["create_before_destroy"] = true;
+  if (!r.duration_paths.empty()) j["duration_paths"] = r.duration_paths;
+  if (!r.bytes_paths.empty()) j["bytes_paths"] = r.bytes_paths;
   return j;
 }
 
@@ -283,6 +311,9 @@ bool ReadV1(const json& doc, const std::string& file, State* out, std::string* p
         }
         os.hash = h->get<std::string>();
       }
+      std::string where = "outputs[\"" + name + "\"]";
+      if (!GetPaths(o, "duration_paths", &os.duration_paths, problem, where)) return false;
+      if (!GetPaths(o, "bytes_paths", &os.bytes_paths, problem, where)) return false;
       s.outputs[name] = std::move(os);
     }
   }

@@ -61,6 +61,12 @@ struct ResourceState {
   // Lifecycle remembered for resources that leave the configuration (their
   // delete must still be ordered the way they were created).
   bool create_before_destroy = false;
+  // Paths of duration (ms) and bytes (integer) values in `attributes`, so
+  // that `kiln show` can print them as `10m` and `80GiB`. Optional in the
+  // file (written only when non-empty). (`= {}`: aggregate initializers
+  // that stop before them stay warning-free.)
+  std::vector<Path> duration_paths = {};
+  std::vector<Path> bytes_paths = {};
 
   bool operator==(const ResourceState&) const = default;
 };
@@ -69,6 +75,10 @@ struct OutputState {
   nlohmann::json value;  // kSensitivePlaceholder when sensitive
   bool sensitive = false;
   std::string hash;      // SensitiveHasher::Hash of the value when sensitive, else ""
+  // Paths into `value` (empty path: the value itself) of durations and
+  // bytes, for `kiln output`. Optional in the file.
+  std::vector<Path> duration_paths = {};
+  std::vector<Path> bytes_paths = {};
 
   bool operator==(const OutputState&) const = default;
 };

@@ -314,6 +314,17 @@ class LocalProvider : public Provider {
             {"image"}, "remove `image` and give `command`, or use a provider that runs containers"));
       if (!c.contains("command") || c["command"].is_null())
         resp.diagnostics.push_back(Err("the local provider needs a `command` to run", {"command"}));
+      if (req.kind == "endpoint" && c.contains("port") && c["port"].is_number()) {
+        // Replica i listens on port + i (port 0: free ports).
+        int64_t port = c["port"].get<int64_t>(), min = 1, max = 1;
+        if (!ParseRange(c.value("replicas", json()), 1, &min, &max)) max = min = 1;
+        if (port < 0 || port + std::max<int64_t>(max, 1) - 1 > 65535)
+          resp.diagnostics.push_back(Err(
+              "`port` " + std::to_string(port) + " is out of range for " + std::to_string(max) +
+                  " replica(s): replica i listens on port + i, up to 65535",
+              {"port"}, "use a port in 1.." + std::to_string(65536 - std::max<int64_t>(max, 1)) +
+                            ", or 0 for free ports"));
+      }
     } else if (req.kind != "datastore") {
       resp.diagnostics.push_back(Err("the local provider has no kind `" + req.kind + "`"));
     }
@@ -374,14 +385,23 @@ class LocalProvider : public Provider {
         planned["id"] = p;
         planned["uri"] = "file://" + p;
       }
+    } else if (req.kind == "endpoint" && fresh) {
+      // A fixed port that something else holds now is an error at plan
+      // time already (apply checks again before each replica starts).
+      int64_t min = 1, max = 1;
+      std::string error;
+      if (ParseRange(planned.value("replicas", json()), 1, &min, &max) &&
+          !CheckPorts(req.address, "", planned, static_cast<int>(min), &error))
+        resp.diagnostics.push_back(Err("endpoint " + req.address + ": " + error, {"port"}, kPortHelp));
     } else if (req.kind == "endpoint" && !fresh) {
       // Changed replicas or command: a rolling restart on the same ports;
-      // url and urls stay as they are unless the count changes.
+      // url and urls stay as they are unless the count or the port changes.
       int64_t pmin = 0, pmax = 0, cmin = 0, cmax = 0;
+      bool moved = !SameValue(prior.value("port", json()), planned.value("port", json()));
       if (!ParseRange(prior.value("replicas", json()), 1, &pmin, &pmax) ||
-          !ParseRange(planned.value("replicas", json()), 1, &cmin, &cmax) || pmin != cmin) {
+          !ParseRange(planned.value("replicas", json()), 1, &cmin, &cmax) || pmin != cmin || moved) {
         planned["urls"] = Unknown();
-        planned["url"] = cmin > 0 && pmin > 0 ? prior.value("url", json()) : Unknown();
+        planned["url"] = cmin > 0 && pmin > 0 && !moved ? prior.value("url", json()) : Unknown();
         planned["status"] = Unknown();
       }
     }
@@ -997,6 +1017,72 @@ class LocalProvider : public Provider {
     return false;
   }
 
+  static constexpr char kPortHelp[] =
+      "replica i listens on `port` + i; choose another port, stop what listens there, or set "
+      "`port = 0` to give each replica a free port";
+
+  // The endpoint replica (of any endpoint under the root) that listens on
+  // `port`, alive: its object id, address and pid. False when none does.
+  bool PortOwner(int port, std::string* id, std::string* address, pid_t* pid) {
+    std::error_code ec;
+    for (fs::directory_iterator it(root_ / "endpoints", ec), end; !ec && it != end; it.increment(ec)) {
+      for (const Replica& r : LoadReplicas(it->path())) {
+        if (r.port != port || !sys_->Alive(r.pid)) continue;
+        *id = it->path().filename().string();
+        *address = ReadText(it->path() / "address");
+        while (!address->empty() && address->back() == '\n') address->pop_back();
+        *pid = r.pid;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Why `port` cannot be had by endpoint `address` (object `id`, "" for one
+  // not created yet), or "" when it is free or held by that endpoint's own
+  // earlier object (a replacement takes it over).
+  std::string PortProblem(const std::string& address, const std::string& id, int port, int replica) {
+    if (sys_->PortFree(port)) return "";
+    std::string owner_id, owner, what = "another process";
+    pid_t pid = 0;
+    if (PortOwner(port, &owner_id, &owner, &pid)) {
+      if (owner == address && owner_id != id) return "";
+      what = (owner == address ? "this endpoint's replica" : owner.empty() ? "an endpoint" : owner) +
+             " (pid " + std::to_string(pid) + ")";
+    }
+    return "port " + std::to_string(port) + " (replica " + std::to_string(replica) + ") is in use by " + what;
+  }
+
+  // Plan-time check of the fixed ports of `replicas` replicas.
+  bool CheckPorts(const std::string& address, const std::string& id, const json& config, int replicas,
+                  std::string* error) {
+    int64_t base = Int(config, "port", 0);
+    if (base <= 0) return true;
+    for (int i = 0; i < replicas; ++i) {
+      *error = PortProblem(address, id, static_cast<int>(base) + i, i);
+      if (!error->empty()) return false;
+    }
+    return true;
+  }
+
+  // Before replica `replica` of object `id` starts on `port`: a replica of
+  // the same address's earlier object (create-before-destroy replacement on
+  // one machine) is stopped so the new one can listen there; anything else
+  // holding the port is an error naming it.
+  bool TakePort(const ApplyRequest& req, const std::string& id, int port, int replica, std::string* error) {
+    std::string owner_id, owner;
+    pid_t pid = 0;
+    if (!sys_->PortFree(port) && PortOwner(port, &owner_id, &owner, &pid) && owner == req.address &&
+        owner_id != id) {
+      if (req.progress)
+        req.progress("stopping the replaced object's replica on port " + std::to_string(port) +
+                     " (pid " + std::to_string(pid) + ") to take the port over");
+      StopSession(pid);
+    }
+    *error = PortProblem(req.address, id, port, replica);
+    return error->empty();
+  }
+
   ApplyResponse ApplyEndpoint(const ApplyRequest& req) {
     ApplyResponse resp;
     const json& c = req.config;
@@ -1055,7 +1141,17 @@ class LocalProvider : public Provider {
         if (req.progress) req.progress("restarting replica " + std::to_string(i));
         StopSession(r.pid);
       }
-      if (!have) r.port = sys_->FreePort();
+      int64_t base = Int(c, "port", 0);
+      if (base > 0) {
+        r.port = static_cast<int>(base) + i;
+        if (!TakePort(req, id, r.port, i, &error)) {
+          resp.diagnostics.push_back(Err("endpoint " + req.address + ": " + error, {"port"}, kPortHelp));
+          ok = false;
+          break;
+        }
+      } else if (!have || r.port <= 0) {
+        r.port = sys_->FreePort();
+      }
       if (!StartReplica(c, dir, gpus[i], &r, &error) || !WaitHealthy(c, dir, r, req, &error)) {
         resp.diagnostics.push_back(Err("endpoint " + req.address + ": " + error));
         ok = false;

@@ -41,6 +41,9 @@ class System {
   virtual int HttpGet(const std::string& url, int timeout_ms) = 0;
   // A TCP port on 127.0.0.1 that is free right now.
   virtual int FreePort() = 0;
+  // Whether something could listen on `port` now (nothing listens on it on
+  // any address). The real check binds it; fakes may override.
+  virtual bool PortFree(int port);
 };
 
 std::shared_ptr<System> RealSystem();

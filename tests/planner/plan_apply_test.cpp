@@ -300,8 +300,8 @@ TEST_F(PlannerTest, ReplaceRequestedAndTriggered) {
 
 TEST_F(PlannerTest, OutputsAreSavedAndSensitiveOnesRedacted) {
   config_.Add("fake.thing", "a", {{"name", "a"}});
-  config_.graph.outputs["id"] = {json{{"$ref", "fake.thing.a.id"}}, false};
-  config_.graph.outputs["secret"] = {json("s3cr3t-output"), true};
+  config_.graph.outputs["id"] = {json{{"$ref", "fake.thing.a.id"}}, false, {}, {}};
+  config_.graph.outputs["secret"] = {json("s3cr3t-output"), true, {}, {}};
   Plan p = MakePlanOk();
   EXPECT_EQ(p.outputs["id"].action, Action::kCreate);
   std::string text = RenderText(p);

@@ -22,9 +22,10 @@ std::string ReadAll(const fs::path& p) {
   return ss.str();
 }
 
-int RunIn(const fs::path& dir, const std::string& args, std::string* out) {
+// Standard output, and standard error too unless `stdout_only`.
+int RunIn(const fs::path& dir, const std::string& args, std::string* out, bool stdout_only = false) {
   std::string cmd = "cd " + dir.string() + " && KILN_ENABLE_FAKE_PROVIDER=1 " + KILN_BINARY +
-                    " --no-color " + args + " </dev/null 2>&1";
+                    " --no-color " + args + " </dev/null " + (stdout_only ? "2>/dev/null" : "2>&1");
   FILE* p = popen(cmd.c_str(), "r");
   char buf[4096];
   size_t n;
@@ -51,13 +52,26 @@ TEST_P(ScenarioTest, PlanMatchesExpected) {
   fs::copy_file(src / "main.kiln", work / "main.kiln", fs::copy_options::overwrite_existing);
   if (fs::exists(src / "state.json"))
     fs::copy_file(src / "state.json", work / ".kiln/state.json", fs::copy_options::overwrite_existing);
+  // Optional extra plan flags (`--target ...`), one line.
+  std::string args;
+  if (fs::exists(src / "args")) {
+    args = " " + ReadAll(src / "args");
+    while (!args.empty() && (args.back() == '\n' || args.back() == ' ')) args.pop_back();
+  }
   std::string text, json_text;
-  int code = RunIn(work, "plan --refresh=false --detailed-exitcode", &text);
-  RunIn(work, "plan --refresh=false --format json", &json_text);
+  int code = RunIn(work, "plan --refresh=false --detailed-exitcode" + args, &text);
+  int json_code = RunIn(work, "plan --refresh=false --format json" + args, &json_text, true);
+  // Diagnostics name the scratch directory: %t, as in the golden files.
+  for (std::string* t : {&text, &json_text})
+    for (size_t at = t->find(work.string()); at != std::string::npos; at = t->find(work.string(), at))
+      t->replace(at, work.string().size(), "%t");
   fs::remove_all(work);
-  EXPECT_TRUE(code == 0 || code == 2) << text;
   auto j = nlohmann::json::parse(json_text, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << json_text;
+  // A plan that fails (exit 1) still prints its JSON, marked errored.
+  bool errored = j.value("errored", false);
+  EXPECT_TRUE(code == 0 || code == 2 || (code == 1 && errored)) << text;
+  EXPECT_EQ(json_code, errored ? 1 : 0) << json_text;
   j.erase("kiln_version");
   std::string json_pretty = j.dump(2) + "\n";
   if (update) {

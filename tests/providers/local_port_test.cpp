@@ -1,0 +1,213 @@
+// The local provider's endpoint `port`: replica i listens on port + i, a
+// port something else holds is an error naming it, port 0 means free ports,
+// and a replacement of the same endpoint takes its port over. Real
+// processes (python3's http.server) and real sockets.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "providers/local/local_provider.h"
+#include "providers/local/system.h"
+
+namespace kiln {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string Text(const ProviderDiagnostics& diags) {
+  std::string s;
+  for (const auto& d : diags) s += d.summary + " | " + d.detail + "\n";
+  return s;
+}
+
+json Server(int port, int replicas) {
+  return {{"command", "exec python3 -m http.server --bind 127.0.0.1 $PORT"},
+          {"model", "file:///models/x"},
+          {"port", port},
+          {"replicas", {{"min", replicas}, {"max", replicas}}},
+          {"health_check", {{"path", "/"}, {"interval", 1000}, {"timeout", 20000}}},
+          {"env", json::object()},
+          {"image", nullptr}};
+}
+
+std::string Url(int port) { return "http://127.0.0.1:" + std::to_string(port); }
+
+// A listening socket on 127.0.0.1:port, closed on destruction.
+class Listener {
+ public:
+  explicit Listener(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    ok_ = bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && listen(fd_, 4) == 0;
+  }
+  ~Listener() { close(fd_); }
+  bool ok() const { return ok_; }
+
+ private:
+  int fd_ = -1;
+  bool ok_ = false;
+};
+
+class LocalPort : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string t = (fs::temp_directory_path() / "kiln-local-port-XXXXXX").string();
+    ASSERT_NE(mkdtemp(t.data()), nullptr);
+    root_ = t;
+    p_ = NewLocalProvider(sys_);
+    ASSERT_FALSE(HasErrors(p_->Configure({{{"root", root_}}}).diagnostics));
+  }
+  void TearDown() override {
+    for (const auto& [address, state] : live_) p_->Delete({"endpoint", address, state});
+    fs::remove_all(root_);
+  }
+
+  // A port p with p .. p+n-1 all free now.
+  int FreeRun(int n) {
+    for (int tries = 0; tries < 50; ++tries) {
+      int p = sys_->FreePort();
+      bool all = p > 0 && p + n - 1 <= 65535;
+      for (int i = 0; all && i < n; ++i) all = sys_->PortFree(p + i);
+      if (all) return p;
+    }
+    return -1;
+  }
+
+  ApplyResponse Apply(const std::string& address, const json& prior, const json& config,
+                      std::vector<std::string>* progress = nullptr) {
+    auto plan = p_->Plan({"endpoint", address, prior, config});
+    EXPECT_FALSE(HasErrors(plan.diagnostics)) << Text(plan.diagnostics);
+    ApplyRequest req{"endpoint", address, prior, plan.planned, config, nullptr};
+    if (progress) req.progress = [progress](const std::string& m) { progress->push_back(m); };
+    auto r = p_->Apply(req);
+    if (!HasErrors(r.diagnostics)) live_.push_back({address, r.state});
+    return r;
+  }
+
+  std::shared_ptr<local::System> sys_ = local::RealSystem();
+  std::unique_ptr<Provider> p_;
+  std::string root_;
+  std::vector<std::pair<std::string, json>> live_;
+};
+
+TEST_F(LocalPort, OneReplicaListensOnThePort) {
+  int port = FreeRun(1);
+  ASSERT_GT(port, 0);
+  auto r = Apply("endpoint.one", nullptr, Server(port, 1));
+  ASSERT_FALSE(HasErrors(r.diagnostics)) << Text(r.diagnostics);
+  EXPECT_EQ(r.state["url"], Url(port));
+  EXPECT_EQ(r.state["urls"], json::array({Url(port)}));
+  EXPECT_EQ(sys_->HttpGet(Url(port) + "/", 2000), 200);
+}
+
+TEST_F(LocalPort, ReplicaIListensOnPortPlusI) {
+  int port = FreeRun(3);
+  ASSERT_GT(port, 0);
+  auto r = Apply("endpoint.three", nullptr, Server(port, 3));
+  ASSERT_FALSE(HasErrors(r.diagnostics)) << Text(r.diagnostics);
+  EXPECT_EQ(r.state["urls"], json::array({Url(port), Url(port + 1), Url(port + 2)}));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(sys_->HttpGet(Url(port + i) + "/", 2000), 200) << i;
+}
+
+TEST_F(LocalPort, PortZeroTakesFreePorts) {
+  auto r = Apply("endpoint.any", nullptr, Server(0, 2));
+  ASSERT_FALSE(HasErrors(r.diagnostics)) << Text(r.diagnostics);
+  ASSERT_EQ(r.state["urls"].size(), 2u);
+  EXPECT_NE(r.state["urls"][0], r.state["urls"][1]);
+  for (const auto& u : r.state["urls"]) EXPECT_EQ(sys_->HttpGet(u.get<std::string>() + "/", 2000), 200);
+}
+
+TEST_F(LocalPort, APortInUseIsAnErrorAtPlanAndApplyNamingThePort) {
+  int port = FreeRun(2);
+  ASSERT_GT(port, 0);
+  Listener other(port + 1);  // replica 1's port
+  ASSERT_TRUE(other.ok());
+  auto plan = p_->Plan({"endpoint", "endpoint.busy", nullptr, Server(port, 2)});
+  ASSERT_TRUE(HasErrors(plan.diagnostics));
+  std::string want = "endpoint endpoint.busy: port " + std::to_string(port + 1) +
+                     " (replica 1) is in use by another process";
+  EXPECT_EQ(plan.diagnostics[0].summary, want);
+  EXPECT_EQ(plan.diagnostics[0].attribute, Path{"port"});
+  EXPECT_NE(plan.diagnostics[0].detail.find("port = 0"), std::string::npos);
+  // Apply refuses too (replica 0 may start; replica 1 does not).
+  json cfg = Server(port, 2);
+  auto r = p_->Apply({"endpoint", "endpoint.busy", nullptr, cfg, cfg, nullptr});
+  ASSERT_TRUE(HasErrors(r.diagnostics));
+  EXPECT_EQ(r.diagnostics[0].summary, want);
+  EXPECT_EQ(r.state["status"], "failed");
+  live_.push_back({"endpoint.busy", r.state});  // stop replica 0 at teardown
+}
+
+TEST_F(LocalPort, APortOfAnotherEndpointNamesIt) {
+  int port = FreeRun(1);
+  ASSERT_GT(port, 0);
+  auto a = Apply("endpoint.a", nullptr, Server(port, 1));
+  ASSERT_FALSE(HasErrors(a.diagnostics)) << Text(a.diagnostics);
+  auto plan = p_->Plan({"endpoint", "endpoint.b", nullptr, Server(port, 1)});
+  ASSERT_TRUE(HasErrors(plan.diagnostics));
+  EXPECT_EQ(plan.diagnostics[0].summary.rfind("endpoint endpoint.b: port " + std::to_string(port) +
+                                                  " (replica 0) is in use by endpoint.a (pid ",
+                                              0),
+            0u)
+      << plan.diagnostics[0].summary;
+  EXPECT_EQ(sys_->HttpGet(Url(port) + "/", 2000), 200);  // a untouched
+}
+
+TEST_F(LocalPort, AReplacementOfTheSameEndpointTakesThePortOver) {
+  int port = FreeRun(1);
+  ASSERT_GT(port, 0);
+  auto old = Apply("endpoint.web", nullptr, Server(port, 1));
+  ASSERT_FALSE(HasErrors(old.diagnostics)) << Text(old.diagnostics);
+  // create_before_destroy: the new object is created while the old runs.
+  std::vector<std::string> progress;
+  auto fresh = Apply("endpoint.web", nullptr, Server(port, 1), &progress);
+  ASSERT_FALSE(HasErrors(fresh.diagnostics)) << Text(fresh.diagnostics);
+  EXPECT_NE(fresh.state["id"], old.state["id"]);
+  ASSERT_FALSE(progress.empty());
+  EXPECT_EQ(progress[0].rfind("stopping the replaced object's replica on port " + std::to_string(port), 0), 0u)
+      << progress[0];
+  // Then the old object's delete leaves the new one serving.
+  EXPECT_FALSE(HasErrors(p_->Delete({"endpoint", "endpoint.web", old.state}).diagnostics));
+  EXPECT_EQ(sys_->HttpGet(Url(port) + "/", 2000), 200);
+  EXPECT_EQ(p_->Read({"endpoint", "endpoint.web", fresh.state}).state["status"], "ready");
+}
+
+TEST_F(LocalPort, ChangingThePortRestartsOnTheNewOne) {
+  int port = FreeRun(1), moved = -1;
+  ASSERT_GT(port, 0);
+  auto first = Apply("endpoint.mv", nullptr, Server(port, 1));
+  ASSERT_FALSE(HasErrors(first.diagnostics)) << Text(first.diagnostics);
+  do moved = FreeRun(1);
+  while (moved == port);
+  auto plan = p_->Plan({"endpoint", "endpoint.mv", first.state, Server(moved, 1)});
+  ASSERT_FALSE(HasErrors(plan.diagnostics)) << Text(plan.diagnostics);
+  EXPECT_TRUE(plan.requires_replace.empty());
+  EXPECT_EQ(plan.planned["url"], json({{"$unknown", true}}));
+  auto r = p_->Apply({"endpoint", "endpoint.mv", first.state, plan.planned, Server(moved, 1), nullptr});
+  ASSERT_FALSE(HasErrors(r.diagnostics)) << Text(r.diagnostics);
+  live_.push_back({"endpoint.mv", r.state});
+  EXPECT_EQ(r.state["url"], Url(moved));
+  EXPECT_EQ(sys_->HttpGet(Url(moved) + "/", 2000), 200);
+  EXPECT_EQ(sys_->HttpGet(Url(port) + "/", 500), -1);
+}
+
+TEST_F(LocalPort, OutOfRangeIsAValidationError) {
+  auto v = p_->Validate({"endpoint", "endpoint.x", Server(65535, 2)});
+  ASSERT_TRUE(HasErrors(v.diagnostics));
+  EXPECT_EQ(v.diagnostics[0].attribute, Path{"port"});
+  EXPECT_NE(v.diagnostics[0].summary.find("out of range for 2 replica(s)"), std::string::npos);
+  EXPECT_FALSE(HasErrors(p_->Validate({"endpoint", "endpoint.x", Server(65535, 1)}).diagnostics));
+  EXPECT_TRUE(HasErrors(p_->Validate({"endpoint", "endpoint.x", Server(-1, 1)}).diagnostics));
+}
+
+}  // namespace
+}  // namespace kiln
