@@ -57,6 +57,24 @@ void Generate(const fs::path& dir, int n) {
   }
 }
 
+// CPU time (user + system) of this process, in ms: steadier than wall time
+// on a shared machine.
+double CpuMs() {
+  rusage r{};
+  getrusage(RUSAGE_SELF, &r);
+  return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1e3 + (r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e3;
+}
+
+// Resident memory now, in MiB (what is held, as opposed to the peak).
+double RssMiB() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
 long PeakRssKiB() {
   rusage r{};
   getrusage(RUSAGE_SELF, &r);
@@ -68,6 +86,7 @@ int RunOne(int n) {
   Generate(dir, n);
   // Parsing alone (the ANTLR front end), to separate it from checking.
   auto p0 = Clock::now();
+  double c_p0 = CpuMs();
   {
     kiln::SourceManager psm;
     kiln::Diagnostics pd;
@@ -78,13 +97,17 @@ int RunOne(int n) {
     }
   }
   auto p1 = Clock::now();
+  double c_p1 = CpuMs();
   kiln::SourceManager sm;
   kiln::Diagnostics diags;
   kiln::CompileOptions options;
   options.root_dir = dir.string();
   auto t0 = Clock::now();
+  double c_t0 = CpuMs();
   auto config = kiln::Compile(options, sm, diags);
   auto t1 = Clock::now();
+  double c_t1 = CpuMs();
+  double rss_compiled = RssMiB();
   if (!config) {
     std::fprintf(stderr, "compile failed with %zu diagnostics: %s\n", diags.size(),
                  diags.empty() ? "" : diags.items()[0].message.c_str());
@@ -93,6 +116,8 @@ int RunOne(int n) {
   }
   kiln::ConfigGraph graph = config->Evaluate(nullptr, diags);
   auto t2 = Clock::now();
+  double c_t2 = CpuMs();
+  double rss_evaluated = RssMiB();
   fs::remove_all(dir);
   if (diags.HasErrors()) {
     std::fprintf(stderr, "evaluation failed: %s\n", diags.items()[0].message.c_str());
@@ -104,6 +129,9 @@ int RunOne(int n) {
               "[parse alone=%8.1f ms; check+evaluate=%8.1f ms]  peak_rss=%.1f MiB\n",
               n, graph.resources.size(), ms(t0, t1), ms(t1, t2), ms(t0, t2), parse, ms(t0, t2) - parse,
               PeakRssKiB() / 1024.0);
+  std::printf("          cpu: compile(parse+check)=%8.1f ms  evaluate=%8.1f ms  total=%8.1f ms  [parse alone=%8.1f ms]"
+              "  rss after compile=%.1f MiB, after evaluate=%.1f MiB\n",
+              c_t1 - c_t0, c_t2 - c_t1, c_t2 - c_t0, c_p1 - c_p0, rss_compiled, rss_evaluated);
   return 0;
 }
 

@@ -1,6 +1,9 @@
 // The builtin functions of LANGUAGE.md §9. Signatures are checked by
-// check/; here arguments are known values of the right kinds (unknown
-// arguments give an unknown result before any builtin runs).
+// check/; here arguments are values of the right kinds. Unknowns: most
+// builtins need wholly known arguments (else the result is unknown), but
+// those that look only at a collection's shape or move its elements around
+// (length, keys, values, merge, concat, lookup, contains, flatten, env) give
+// as much as is known; see PartlyKnown below.
 #include <llvm/ADT/ArrayRef.h>
 #include <llvm/ADT/StringRef.h>
 #include <llvm/Support/SHA256.h>
@@ -409,6 +412,97 @@ const std::unordered_map<std::string, Fn>& Table() {
   return table;
 }
 
+// How a builtin treats arguments that are unknown or hold unknowns.
+enum class UnknownRule {
+  kWhollyKnown,  // any unknown anywhere in the arguments: unknown result
+  kShape,        // only wholly unknown arguments make the result unknown
+  kLookup,       // lookup(map, key, default)
+  kContains,     // contains(list, value)
+  kFlatten,      // flatten(list)
+  kEnv,          // env(name, default)
+};
+
+UnknownRule RuleFor(const std::string& name) {
+  static const std::unordered_map<std::string, UnknownRule> rules = {
+      // The length of a list or map and the keys of a map are known even
+      // when some elements are not; values() and concat() keep unknown
+      // elements in place. merge(): a known map with unknown values gives a
+      // known key set with those values unknown; a wholly unknown map
+      // argument could hold any key, so the result is wholly unknown.
+      {"length", UnknownRule::kShape},   {"keys", UnknownRule::kShape},
+      {"values", UnknownRule::kShape},   {"merge", UnknownRule::kShape},
+      {"concat", UnknownRule::kShape},   {"lookup", UnknownRule::kLookup},
+      {"contains", UnknownRule::kContains}, {"flatten", UnknownRule::kFlatten},
+      {"env", UnknownRule::kEnv},
+  };
+  auto it = rules.find(name);
+  return it == rules.end() ? UnknownRule::kWhollyKnown : it->second;
+}
+
+// Handles the unknowns of `args` for builtin `name`. Returns true when that
+// settled the result (*out), false when the builtin should run on `args`.
+bool PartlyKnown(const std::string& name, const Args& args, Value* out) {
+  auto any_unknown = [&]() {
+    return std::any_of(args.begin(), args.end(), [](const Value& v) { return v.is_unknown(); });
+  };
+  auto all_known = [&]() {
+    return std::all_of(args.begin(), args.end(), [](const Value& v) { return v.IsWhollyKnown(); });
+  };
+  switch (RuleFor(name)) {
+    case UnknownRule::kWhollyKnown:
+      if (all_known()) return false;
+      *out = Value::Unknown();
+      return true;
+    case UnknownRule::kShape:
+      if (!any_unknown()) return false;
+      *out = Value::Unknown();
+      return true;
+    case UnknownRule::kLookup:
+      // The value found (or the default) may itself be unknown.
+      if (args.size() < 2 || (!args[0].is_unknown() && args[1].IsWhollyKnown())) return false;
+      *out = Value::Unknown();
+      return true;
+    case UnknownRule::kContains: {
+      if (args.size() < 2 || args[0].is_unknown() || !args[1].IsWhollyKnown()) {
+        *out = Value::Unknown();
+        return true;
+      }
+      if (args[0].IsWhollyKnown()) return false;
+      // A known equal element settles it; otherwise an unknown element
+      // might be equal.
+      bool maybe = false;
+      for (const Value& v : args[0].AsList()) {
+        if (!v.IsWhollyKnown()) {
+          maybe = true;
+        } else if (v.Equals(args[1])) {
+          *out = Value::Bool(true);
+          return true;
+        }
+      }
+      *out = maybe ? Value::Unknown() : Value::Bool(false);
+      return true;
+    }
+    case UnknownRule::kFlatten: {
+      // An unknown element could be a list of any length: only then is the
+      // result wholly unknown. Unknowns inside maps are kept.
+      std::function<bool(const Value&)> shape_known = [&](const Value& v) {
+        if (v.is_unknown()) return false;
+        if (v.kind() != ValueKind::kList) return true;
+        return std::all_of(v.AsList().begin(), v.AsList().end(), shape_known);
+      };
+      if (!args.empty() && shape_known(args[0])) return false;
+      *out = Value::Unknown();
+      return true;
+    }
+    case UnknownRule::kEnv:
+      // A set variable ignores the default, known or not.
+      if (!args.empty() && args[0].IsWhollyKnown()) return false;
+      *out = Value::Unknown();
+      return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 bool CallBuiltin(const std::string& name, const std::vector<Value>& args, const BuiltinContext& ctx,
@@ -419,12 +513,7 @@ bool CallBuiltin(const std::string& name, const std::vector<Value>& args, const 
     *error = "unknown function";
     return false;
   }
-  for (const auto& a : args) {
-    if (!a.IsWhollyKnown()) {
-      *out = Value::Unknown();
-      return true;
-    }
-  }
+  if (PartlyKnown(name, args, out)) return true;
   return it->second(args, ctx, out, error);
 }
 

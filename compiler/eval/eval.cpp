@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "compiler/syntax/parse.h"
 
@@ -17,6 +19,72 @@ struct ProviderRef {
 };
 
 using Locals = std::vector<std::pair<const std::string*, Value>>;
+
+// One step of a resource address: `module.NAME[KEY]` or the final
+// `KIND.NAME[KEY]`.
+struct AddrSegment {
+  bool is_module = false;
+  std::string kind;  // resources: "training_job", "slurm.reservation"
+  std::string name;
+  bool has_key = false;
+  std::string key;
+};
+
+// Parses the quoted key of `["..."]` at `*pos` (after the `[`).
+bool ParseKey(const std::string& a, size_t* pos, std::string* key) {
+  size_t i = *pos;
+  if (i >= a.size() || a[i] != '"') return false;
+  ++i;
+  key->clear();
+  while (i < a.size() && a[i] != '"') {
+    if (a[i] == '\\' && i + 1 < a.size()) ++i;
+    *key += a[i++];
+  }
+  if (i + 1 >= a.size() || a[i] != '"' || a[i + 1] != ']') return false;
+  *pos = i + 2;
+  return true;
+}
+
+// Splits an instance address (config_graph.h) into its segments.
+bool ParseAddress(const std::string& a, std::vector<AddrSegment>* out) {
+  size_t pos = 0;
+  while (a.compare(pos, 7, "module.") == 0) {
+    AddrSegment seg;
+    seg.is_module = true;
+    size_t i = pos + 7;
+    while (i < a.size() && a[i] != '.' && a[i] != '[') seg.name += a[i++];
+    if (i < a.size() && a[i] == '[') {
+      ++i;
+      seg.has_key = true;
+      if (!ParseKey(a, &i, &seg.key)) return false;
+    }
+    if (i >= a.size() || a[i] != '.' || seg.name.empty()) return false;
+    pos = i + 1;
+    out->push_back(std::move(seg));
+  }
+  AddrSegment seg;
+  size_t br = a.find('[', pos);
+  std::string head = a.substr(pos, br == std::string::npos ? std::string::npos : br - pos);
+  size_t dot = head.rfind('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == head.size()) return false;
+  seg.kind = head.substr(0, dot);
+  seg.name = head.substr(dot + 1);
+  if (br != std::string::npos) {
+    size_t i = br + 1;
+    seg.has_key = true;
+    if (!ParseKey(a, &i, &seg.key) || i != a.size()) return false;
+  }
+  out->push_back(std::move(seg));
+  return true;
+}
+
+// Field defaults are evaluated once and cached in the (shared) types;
+// EvaluateInstance may run on several threads at once. Recursive: a
+// record default may hold another record with defaults.
+std::recursive_mutex& DefaultsMutex() {
+  static std::recursive_mutex mu;
+  return mu;
+}
 
 // One module instance being evaluated.
 struct Scope {
@@ -32,6 +100,12 @@ struct Scope {
   std::unordered_map<const ast::Decl*, std::vector<std::string>> addresses;  // resource/module decl -> instances
   std::unordered_map<const ast::Decl*, std::vector<std::string>> addr_deps;  // memo
   std::vector<std::string> all_addresses;
+  // Instance evaluation (EvaluateInstance): the address segments left to
+  // walk from this scope; null when the whole module instance is evaluated.
+  const std::vector<AddrSegment>* path = nullptr;
+  size_t depth = 0;
+  std::unordered_set<const ast::Decl*> done;  // declarations evaluated (instance evaluation)
+  const AddrSegment* Segment() const { return path && depth < path->size() ? &(*path)[depth] : nullptr; }
 };
 
 std::string KeySuffix(const std::string& key) {
@@ -48,9 +122,17 @@ class Evaluator {
   Evaluator(const Program& p, const ResourceLookup& lookup, Diagnostics& diags, ConfigGraph* graph)
       : p_(p), lookup_(lookup), diags_(diags), graph_(graph) {}
 
+  // Keep the value of every declaration, referenced or not (an expression
+  // evaluated afterwards in the root scope may read any of them).
+  void KeepAllValues() { keep_all_values_ = true; }
+  // Evaluate only what the instance at the end of the scope's path needs.
+  void InstanceMode() { instance_mode_ = true; }
+
   void RunModule(Scope& s);
   Value Eval(const ast::Expr* e, Scope& s, Locals& locals);
   void Finish();
+  // The instances built (unsorted, before Finish).
+  std::vector<ResourceInstance>& pending() { return pending_; }
 
  private:
   Value Error(const SourceRange& range, const std::string& message, const std::string& help = "") {
@@ -66,9 +148,20 @@ class Evaluator {
   // Instance keys of a `for`, or {""} for none / `if` true, {} for `if` false.
   bool Expand(const ast::ForClause* f, const ast::Expr* if_cond, Scope& s, const std::string& what,
               std::vector<std::pair<std::string, std::vector<Value>>>* instances);
-  ResourceInstance BuildInstance(const ast::ResourceDecl* d, const Type& schema, Scope& s, Locals& locals,
-                                 const std::string& address, const std::string& key,
-                                 const ProviderRef& provider, Value* value);
+  // Evaluates one instance's body: fills *ri when not null (the
+  // ConfigGraph's view) and *value when not null (what others read).
+  void BuildInstance(const ast::ResourceDecl* d, const Type& schema, Scope& s, Locals& locals,
+                     const std::string& address, const std::string& key, const ProviderRef& provider,
+                     ResourceInstance* ri, Value* value);
+  // Instance evaluation: `d` and everything it refers to, dependencies first.
+  void EvalClosure(const ast::Decl* d, Scope& s);
+  bool KeepValue(const ast::Decl* d, const Scope& s) const {
+    return keep_all_values_ || s.mod->referenced.count(d) > 0;
+  }
+  bool OnPath(const ast::Decl* d, const Scope& s) const {
+    const AddrSegment* seg = s.Segment();
+    return seg && s.mod->module.names.count(seg->name) && s.mod->module.names.at(seg->name) == d;
+  }
   bool SelectProvider(const ast::ResourceDecl* d, Scope& s, ProviderRef* out);
   const std::vector<std::string>& AddrDeps(const ast::Decl* d, Scope& s);
   Value BinaryOp(const ast::BinaryExpr* b, const Value& l, const Value& r);
@@ -80,14 +173,58 @@ class Evaluator {
   Diagnostics& diags_;
   ConfigGraph* graph_;
   std::set<std::string> providers_used_;
-  std::map<std::string, const ProviderInstance*> provider_index_;
-  std::unordered_map<std::string, std::pair<const ast::ResourceDecl*, const Scope*>> instance_decl_;
+  bool keep_all_values_ = false;
+  bool instance_mode_ = false;
+  // Instances built, with their declarations (for placement messages);
+  // sorted into graph_->resources by Finish.
+  std::vector<ResourceInstance> pending_;
+  std::vector<const ast::ResourceDecl*> pending_decls_;
+  std::vector<const ast::ResourceDecl*> resource_decls_;  // parallel to graph_->resources
 };
 
 // ---------------------------------------------------------------- modules
 
 void Evaluator::RunModule(Scope& s) {
-  for (const ast::Decl* d : s.mod->order) EvalDecl(d, s);
+  const AddrSegment* seg = s.Segment();
+  if (!seg) {
+    for (const ast::Decl* d : s.mod->order) EvalDecl(d, s);
+    return;
+  }
+  // Instance evaluation: the providers (implicit selection looks at all of
+  // them), then the declaration on the path with what it refers to.
+  for (const ast::Decl* p : s.mod->providers) EvalClosure(p, s);
+  auto it = s.mod->module.names.find(seg->name);
+  if (it == s.mod->module.names.end()) return;
+  const ast::Decl* d = it->second;
+  if (seg->is_module ? d->kind != ast::DeclKind::kModule : d->kind != ast::DeclKind::kResource) return;
+  if (!seg->is_module && static_cast<const ast::ResourceDecl*>(d)->FullKind() != seg->kind) return;
+  EvalClosure(d, s);
+}
+
+void Evaluator::EvalClosure(const ast::Decl* root, Scope& s) {
+  if (s.done.count(root)) return;
+  // Iterative post-order DFS over the direct references.
+  std::vector<std::pair<const ast::Decl*, size_t>> stack;
+  std::unordered_set<const ast::Decl*> on_stack;
+  stack.push_back({root, 0});
+  on_stack.insert(root);
+  while (!stack.empty()) {
+    auto& [d, next] = stack.back();
+    auto deps = s.mod->deps.find(d);
+    if (deps != s.mod->deps.end() && next < deps->second.size()) {
+      const ast::Decl* t = deps->second[next++].target;
+      if (!s.done.count(t) && !on_stack.count(t)) {
+        on_stack.insert(t);
+        stack.push_back({t, 0});
+      }
+      continue;
+    }
+    const ast::Decl* finished = d;
+    stack.pop_back();
+    on_stack.erase(finished);
+    s.done.insert(finished);
+    EvalDecl(finished, s);
+  }
 }
 
 void Evaluator::EvalDecl(const ast::Decl* d, Scope& s) {
@@ -131,6 +268,8 @@ void Evaluator::EvalDecl(const ast::Decl* d, Scope& s) {
         OutputValue ov;
         ov.value = ToJson(v);
         ov.sensitive = out->sensitive || v.ContainsSensitive();
+        std::vector<std::string> prefix;
+        CollectQuantityPaths(v, prefix, &ov.duration_paths, &ov.bytes_paths);
         graph_->outputs[d->name] = std::move(ov);
       }
       break;
@@ -410,14 +549,21 @@ void Evaluator::EvalResource(const ast::ResourceDecl* d, Scope& s) {
   std::string what = d->FullKind() + " `" + d->name + "`";
   std::vector<std::pair<std::string, std::vector<Value>>> instances;
   auto& addrs = s.addresses[d];
+  bool keep = KeepValue(d, s);
   if (!Expand(d->for_clause.get(), d->if_cond.get(), s, what, &instances)) {
-    s.values[d->name] = Value::Unknown();
+    if (keep) s.values[d->name] = Value::Unknown();
     return;
   }
+  // Instance evaluation: of this declaration only the instance on the path
+  // (and it alone becomes a ResourceInstance); others are evaluated for
+  // their values.
+  const AddrSegment* target = instance_mode_ && OnPath(d, s) ? s.Segment() : nullptr;
+  bool build = !instance_mode_ || target;
   std::string base = s.prefix + d->FullKind() + "." + d->name;
   ValueMap by_key;
   Value single;
   for (auto& [key, vars] : instances) {
+    if (target && (target->has_key != (d->for_clause != nullptr) || target->key != key)) continue;
     Locals locals;
     if (d->for_clause) {
       size_t i = 0;
@@ -426,39 +572,50 @@ void Evaluator::EvalResource(const ast::ResourceDecl* d, Scope& s) {
     }
     std::string address = d->for_clause ? base + KeySuffix(key) : base;
     Value value;
-    ResourceInstance ri = BuildInstance(d, schema, s, locals, address, key, provider, &value);
-    addrs.push_back(address);
-    s.all_addresses.push_back(address);
-    if (d->for_clause) by_key[key] = value;
-    else single = value;
-    if (graph_) {
-      instance_decl_[address] = {d, &s};
-      graph_->resources.push_back(std::move(ri));
+    ResourceInstance ri;
+    BuildInstance(d, schema, s, locals, address, key, provider, build && graph_ ? &ri : nullptr, keep ? &value : nullptr);
+    if (keep) {
+      if (d->for_clause) by_key.emplace_hint(by_key.end(), key, std::move(value));
+      else single = std::move(value);
+    }
+    if (build && graph_) {
+      pending_.push_back(std::move(ri));
+      pending_decls_.push_back(d);
+    }
+    if (s.module_addr.empty()) {
+      addrs.push_back(std::move(address));
+    } else {
+      s.all_addresses.push_back(address);
+      addrs.push_back(std::move(address));
     }
   }
+  s.addr_deps.erase(d);  // no one else asks for a resource's dependencies
   providers_used_.insert(provider.address);
-  s.values[d->name] = d->for_clause ? Value::Map(std::move(by_key)) : single;
+  if (!keep) return;
+  s.values[d->name] = d->for_clause ? Value::Map(std::move(by_key)) : std::move(single);
 }
 
-ResourceInstance Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type& schema, Scope& s, Locals& locals,
-                                          const std::string& address, const std::string& key,
-                                          const ProviderRef& provider, Value* value) {
-  ResourceInstance ri;
-  ri.address = address;
-  ri.module = s.module_addr;
-  ri.kind = d->FullKind();
-  ri.name = d->name;
-  ri.key = d->for_clause ? nlohmann::json(key) : nlohmann::json();
-  ri.provider = provider.address;
-  ri.provider_type = provider.type;
-  ri.range = d->range;
+void Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type& schema, Scope& s, Locals& locals,
+                              const std::string& address, const std::string& key, const ProviderRef& provider,
+                              ResourceInstance* ri, Value* value) {
+  std::string kind = d->FullKind();
+  if (ri) {
+    ri->address = address;
+    ri->module = s.module_addr;
+    ri->kind = kind;
+    ri->name = d->name;
+    ri->key = d->for_clause ? nlohmann::json(key) : nlohmann::json();
+    ri->provider = provider.address;
+    ri->provider_type = provider.type;
+    ri->range = d->range;
+  }
   ValueMap config;
-  std::set<std::string> deps(AddrDeps(d, s).begin(), AddrDeps(d, s).end());
   if (d->body) {
     for (const auto& item : d->body->items) {
       if (item.key == "provider") continue;
       if (item.key == "depends_on") continue;  // static: already in AddrDeps
       if (item.key == "lifecycle") {
+        if (!ri) continue;  // only the ConfigGraph view has a lifecycle
         const auto* obj = ast::As<ast::ObjectExpr>(item.value.get());
         if (!obj) continue;
         for (const auto& li : obj->items) {
@@ -468,13 +625,13 @@ ResourceInstance Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type
               diags_.Error("E0434", li.value->range, "lifecycle `" + li.key + "` must be known at plan time");
               continue;
             }
-            if (li.key == "prevent_destroy") ri.lifecycle.prevent_destroy = v.AsBool();
-            else ri.lifecycle.create_before_destroy = v.AsBool();
+            if (li.key == "prevent_destroy") ri->lifecycle.prevent_destroy = v.AsBool();
+            else ri->lifecycle.create_before_destroy = v.AsBool();
           } else if (li.key == "ignore_changes") {
             if (const auto* l = ast::As<ast::ListExpr>(li.value.get())) {
               for (const auto& e : l->items) {
-                if (const auto* n = ast::As<ast::NameExpr>(e.get())) ri.lifecycle.ignore_changes.push_back({n->name});
-                else if (const auto* t = ast::As<ast::TemplateExpr>(e.get())) ri.lifecycle.ignore_changes.push_back({t->LiteralText()});
+                if (const auto* n = ast::As<ast::NameExpr>(e.get())) ri->lifecycle.ignore_changes.push_back({n->name});
+                else if (const auto* t = ast::As<ast::TemplateExpr>(e.get())) ri->lifecycle.ignore_changes.push_back({t->LiteralText()});
               }
             }
           } else if (li.key == "replace_triggered_by") {
@@ -489,11 +646,11 @@ ResourceInstance Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type
                 }
                 Value v = Eval(x, s, locals);
                 if (v.kind() == ValueKind::kResource) {
-                  ri.lifecycle.replace_triggered_by.push_back(v.AsResource().address + (attr.empty() ? "" : "." + attr));
+                  ri->lifecycle.replace_triggered_by.push_back(v.AsResource().address + (attr.empty() ? "" : "." + attr));
                 } else {
                   Value whole = Eval(e.get(), s, locals);
                   if (whole.kind() == ValueKind::kResource) {
-                    ri.lifecycle.replace_triggered_by.push_back(whole.AsResource().address);
+                    ri->lifecycle.replace_triggered_by.push_back(whole.AsResource().address);
                   } else if (whole.kind() == ValueKind::kMap && attr.empty()) {
                     // A for-expanded resource as a whole (`sweep`): its address
                     // without the key, which the planner matches against
@@ -502,7 +659,7 @@ ResourceInstance Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type
                       if (inst.kind() != ValueKind::kResource) continue;
                       const std::string& a = inst.AsResource().address;
                       auto br = a.rfind('[');
-                      if (br != std::string::npos) ri.lifecycle.replace_triggered_by.push_back(a.substr(0, br));
+                      if (br != std::string::npos) ri->lifecycle.replace_triggered_by.push_back(a.substr(0, br));
                       break;
                     }
                   }
@@ -518,7 +675,7 @@ ResourceInstance Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type
       // null for an optional field (`canary?`) means the field is absent.
       if (f && f->optional && v.is_null()) continue;
       if (f) {
-        v = Coerce(v, f->type, item.value->range, "attribute `" + item.key + "` of " + ri.kind);
+        v = Coerce(v, f->type, item.value->range, "attribute `" + item.key + "` of " + kind);
         if (f->sensitive) v = v.WithSensitive();
       }
       config[item.key] = std::move(v);
@@ -527,22 +684,33 @@ ResourceInstance Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type
   for (const Field& f : schema.fields) {
     if (f.computed || config.count(f.name)) continue;
     if (f.default_expr) {
-      if (!f.default_value) {
-        Scope empty;
-        empty.mod = p_.prelude;
-        Locals none;
-        f.default_value = Coerce(Eval(f.default_expr, empty, none), f.type, f.default_expr->range, "the default of `" + f.name + "`");
+      Value dv;
+      {
+        std::lock_guard<std::recursive_mutex> lock(DefaultsMutex());
+        if (!f.default_value) {
+          Scope empty;
+          empty.mod = p_.prelude;
+          Locals none;
+          f.default_value = Coerce(Eval(f.default_expr, empty, none), f.type, f.default_expr->range, "the default of `" + f.name + "`");
+        }
+        dv = *f.default_value;
       }
-      config[f.name] = f.sensitive ? f.default_value->WithSensitive() : *f.default_value;
+      config[f.name] = f.sensitive ? dv.WithSensitive() : dv;
     }
   }
-  for (const std::string& a : deps) {
-    if (a != address) ri.depends_on.push_back(a);
+  if (ri) {
+    for (const std::string& a : AddrDeps(d, s)) {
+      if (a != address) ri->depends_on.push_back(a);
+    }
+    ri->config = MapToJson(config);
+    std::vector<std::string> prefix;
+    for (const auto& [k, v] : config) {
+      prefix.assign(1, k);
+      CollectSensitivePaths(v, prefix, &ri->sensitive_paths);
+      CollectQuantityPaths(v, prefix, &ri->duration_paths, &ri->bytes_paths);
+    }
   }
-  Value cv = Value::Map(config);
-  ri.config = ToJson(cv);
-  std::vector<std::string> prefix;
-  CollectSensitivePaths(cv, prefix, &ri.sensitive_paths);
+  if (!value) return;
   // The value others read: configuration plus computed attributes.
   const nlohmann::json* state = lookup_ ? lookup_(address) : nullptr;
   for (const Field& f : schema.fields) {
@@ -560,8 +728,7 @@ ResourceInstance Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type
     if (f.sensitive) v = v.WithSensitive();
     config[f.name] = std::move(v);
   }
-  *value = Value::Resource({address, ri.kind, std::move(config)});
-  return ri;
+  *value = Value::Resource({address, std::move(kind), std::move(config)});
 }
 
 void Evaluator::EvalModule(const ast::ModuleDecl* d, Scope& s) {
@@ -570,10 +737,14 @@ void Evaluator::EvalModule(const ast::ModuleDecl* d, Scope& s) {
   const ModuleInfo* child = ci->second;
   std::vector<std::pair<std::string, std::vector<Value>>> instances;
   auto& addrs = s.addresses[d];
+  bool keep = KeepValue(d, s);
   if (!Expand(d->for_clause.get(), d->if_cond.get(), s, "module `" + d->name + "`", &instances)) {
-    s.values[d->name] = Value::Unknown();
+    if (keep) s.values[d->name] = Value::Unknown();
     return;
   }
+  // Instance evaluation: only the module instance on the path, and in it
+  // only what the instance needs.
+  const AddrSegment* target = instance_mode_ && OnPath(d, s) ? s.Segment() : nullptr;
   std::map<std::string, const ast::InputDecl*> inputs;
   for (const ast::Decl* cd : child->module.decls) {
     if (const auto* in = ast::As<ast::InputDecl>(cd)) inputs[in->name] = in;
@@ -581,6 +752,7 @@ void Evaluator::EvalModule(const ast::ModuleDecl* d, Scope& s) {
   ValueMap by_key;
   Value single;
   for (auto& [key, vars] : instances) {
+    if (target && (target->has_key != (d->for_clause != nullptr) || target->key != key)) continue;
     Locals locals;
     if (d->for_clause) {
       size_t i = 0;
@@ -589,6 +761,10 @@ void Evaluator::EvalModule(const ast::ModuleDecl* d, Scope& s) {
     }
     Scope cs;
     cs.mod = child;
+    if (target) {
+      cs.path = s.path;
+      cs.depth = s.depth + 1;
+    }
     cs.module_addr = s.prefix + "module." + d->name + (d->for_clause ? KeySuffix(key) : "");
     cs.prefix = cs.module_addr + ".";
     cs.providers = s.providers;
@@ -616,14 +792,15 @@ void Evaluator::EvalModule(const ast::ModuleDecl* d, Scope& s) {
       cs.inputs[item.key] = v;
     }
     RunModule(cs);
-    addrs.insert(addrs.end(), cs.all_addresses.begin(), cs.all_addresses.end());
-    s.all_addresses.insert(s.all_addresses.end(), cs.all_addresses.begin(), cs.all_addresses.end());
-    ValueMap outs(cs.outputs.begin(), cs.outputs.end());
-    Value mv = Value::Map(std::move(outs));
-    if (d->for_clause) by_key[key] = mv;
-    else single = mv;
+    if (!s.module_addr.empty()) s.all_addresses.insert(s.all_addresses.end(), cs.all_addresses.begin(), cs.all_addresses.end());
+    addrs.insert(addrs.end(), std::make_move_iterator(cs.all_addresses.begin()), std::make_move_iterator(cs.all_addresses.end()));
+    if (!keep) continue;
+    Value mv = Value::Map(ValueMap(cs.outputs.begin(), cs.outputs.end()));
+    if (d->for_clause) by_key[key] = std::move(mv);
+    else single = std::move(mv);
   }
-  s.values[d->name] = d->for_clause ? Value::Map(std::move(by_key)) : single;
+  s.addr_deps.erase(d);
+  if (keep) s.values[d->name] = d->for_clause ? Value::Map(std::move(by_key)) : std::move(single);
 }
 
 // ---------------------------------------------------------------- expressions
@@ -956,10 +1133,10 @@ Value Evaluator::Coerce(const Value& v, const TypeRef& t, const SourceRange& ran
 
 void Evaluator::CheckPlacement() {
   if (!graph_) return;
-  auto item_range = [&](const std::string& address, const char* key) {
-    auto it = instance_decl_.find(address);
-    if (it == instance_decl_.end()) return SourceRange{};
-    const ast::ResourceDecl* d = it->second.first;
+  auto item_range = [&](const ResourceInstance& r, const char* key) {
+    size_t i = static_cast<size_t>(&r - graph_->resources.data());
+    if (i >= resource_decls_.size()) return SourceRange{};
+    const ast::ResourceDecl* d = resource_decls_[i];
     if (d->body) {
       if (const ast::ObjectItem* item = d->body->Find(key)) return item->range;
     }
@@ -981,14 +1158,14 @@ void Evaluator::CheckPlacement() {
       if (c.contains("canary") && c["canary"].is_object() && c["canary"].contains("weight") && c["canary"]["weight"].is_number_integer()) {
         int64_t w = c["canary"]["weight"].get<int64_t>();
         if (w < 0 || w > 100) {
-          diags_.Error("E0443", item_range(r.address, "canary"), label(r) + " has canary weight " + std::to_string(w) + ", which is outside 0..100")
+          diags_.Error("E0443", item_range(r, "canary"), label(r) + " has canary weight " + std::to_string(w) + ", which is outside 0..100")
               .help = "the canary weight is the percentage of traffic sent to the canary model";
         }
       }
       if (c.contains("replicas") && c["replicas"].is_object() && c["replicas"].contains("min")) {
         int64_t mn = c["replicas"]["min"].get<int64_t>(), mx = c["replicas"]["max"].get<int64_t>();
         if (mn < 0 || mn > mx) {
-          diags_.Error("E0444", item_range(r.address, "replicas"), label(r) + " has replicas " + std::to_string(mn) + ".." + std::to_string(mx) +
+          diags_.Error("E0444", item_range(r, "replicas"), label(r) + " has replicas " + std::to_string(mn) + ".." + std::to_string(mx) +
                                                                         (mn < 0 ? ": the minimum is negative" : ": the minimum is above the maximum"))
               .help = "write replicas as MIN..MAX with 0 <= MIN <= MAX";
         }
@@ -998,7 +1175,7 @@ void Evaluator::CheckPlacement() {
       if (c.contains("nodes") && c["nodes"].is_object() && c["nodes"].contains("min")) {
         int64_t mn = c["nodes"]["min"].get<int64_t>(), mx = c["nodes"]["max"].get<int64_t>();
         if (mn < 0 || mn > mx) {
-          diags_.Error("E0444", item_range(r.address, "nodes"), label(r) + " has nodes " + std::to_string(mn) + ".." + std::to_string(mx) + ": the range is empty or negative");
+          diags_.Error("E0444", item_range(r, "nodes"), label(r) + " has nodes " + std::to_string(mn) + ".." + std::to_string(mx) + ": the range is empty or negative");
         }
       }
       if (c.contains("max_hourly_cost") && c["max_hourly_cost"].is_number() && c.contains("gpu") && c["gpu"].is_object() && c["gpu"].contains("model")) {
@@ -1015,7 +1192,7 @@ void Evaluator::CheckPlacement() {
             std::snprintf(buf, sizeof(buf), "%s may cost $%.2f/h (%lld nodes x %lld x %s at $%.2f/GPU-hour %s), above its max_hourly_cost of $%.2f/h",
                           label(r).c_str(), cost, static_cast<long long>(nodes), static_cast<long long>(count), m->name.c_str(), price,
                           spot ? "spot" : "on demand", limit);
-            diags_.Error("E0445", item_range(r.address, "max_hourly_cost"), buf)
+            diags_.Error("E0445", item_range(r, "max_hourly_cost"), buf)
                 .help = "lower nodes or the GPU count, use spot = true, or raise max_hourly_cost";
           }
         }
@@ -1030,7 +1207,7 @@ void Evaluator::CheckPlacement() {
     if (c.contains("gpu") && c["gpu"].is_object()) {
       const nlohmann::json& g = c["gpu"];
       if (!cc.contains("gpu") || !cc["gpu"].is_object()) {
-        diags_.Error("E0440", item_range(r.address, "gpu"), label(r) + " asks for " + gpu_text(g) + " per node; " + cl_label + " has no GPUs")
+        diags_.Error("E0440", item_range(r, "gpu"), label(r) + " asks for " + gpu_text(g) + " per node; " + cl_label + " has no GPUs")
             .help = "give the cluster a `gpu`, or choose a GPU cluster";
       } else {
         const nlohmann::json& cg = cc["gpu"];
@@ -1043,9 +1220,9 @@ void Evaluator::CheckPlacement() {
           model_ok = !m || m->memory >= g["memory"].get<int64_t>();
         }
         if (!model_ok) {
-          diags_.Error("E0440", item_range(r.address, "gpu"), need).help = "use the cluster's GPU model, or run on a cluster that has this one";
+          diags_.Error("E0440", item_range(r, "gpu"), need).help = "use the cluster's GPU model, or run on a cluster that has this one";
         } else if (g.value("count", int64_t{1}) > cg.value("count", int64_t{1})) {
-          diags_.Error("E0441", item_range(r.address, "gpu"), need).help = "ask for at most " + std::to_string(cg.value("count", int64_t{1})) + " GPUs per node";
+          diags_.Error("E0441", item_range(r, "gpu"), need).help = "ask for at most " + std::to_string(cg.value("count", int64_t{1})) + " GPUs per node";
         }
       }
     }
@@ -1053,7 +1230,7 @@ void Evaluator::CheckPlacement() {
       int64_t n = c["nodes"].get<int64_t>();
       int64_t mn = cc["nodes"].value("min", int64_t{1}), mx = cc["nodes"].value("max", int64_t{1});
       if (n > mx || n < 1) {
-        diags_.Error("E0442", item_range(r.address, "nodes"), label(r) + " asks for " + std::to_string(n) + " nodes; " + cl_label +
+        diags_.Error("E0442", item_range(r, "nodes"), label(r) + " asks for " + std::to_string(n) + " nodes; " + cl_label +
                                                                      " has " + (mn == mx ? std::to_string(mx) : std::to_string(mn) + ".." + std::to_string(mx)) + " nodes")
             .help = "lower nodes, or let the cluster grow: nodes = " + std::to_string(mn) + ".." + std::to_string(n);
       }
@@ -1063,8 +1240,19 @@ void Evaluator::CheckPlacement() {
 
 void Evaluator::Finish() {
   if (!graph_) return;
-  std::sort(graph_->resources.begin(), graph_->resources.end(),
-            [](const ResourceInstance& a, const ResourceInstance& b) { return a.address < b.address; });
+  // Sort indices, then move each instance once (instances are large).
+  std::vector<size_t> order(pending_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return pending_[a].address < pending_[b].address; });
+  graph_->resources.reserve(graph_->resources.size() + order.size());
+  resource_decls_.reserve(order.size());
+  for (size_t i : order) {
+    graph_->resources.push_back(std::move(pending_[i]));
+    resource_decls_.push_back(pending_decls_[i]);
+  }
+  pending_.clear();
+  pending_.shrink_to_fit();
+  pending_decls_.clear();
   std::set<std::string> declared;
   for (const auto& pi : graph_->providers) declared.insert(pi.address);
   for (const std::string& addr : providers_used_) {
@@ -1251,6 +1439,7 @@ bool CoerceValue(const Program& program, const Value& in, const TypeRef& type, b
       for (const Field& f : t.fields) {
         if (m.count(f.name) || f.computed) continue;
         if (f.default_expr) {
+          std::lock_guard<std::recursive_mutex> lock(DefaultsMutex());
           if (!f.default_value) {
             Diagnostics scratch;
             Value dv = EvaluateConstant(program, f.default_expr, scratch);
@@ -1340,6 +1529,27 @@ ConfigGraph EvaluateProgram(const Program& program, const std::map<std::string, 
   return graph;
 }
 
+std::optional<ResourceInstance> EvaluateProgramInstance(const Program& program,
+                                                        const std::map<std::string, Value>& inputs,
+                                                        const std::string& address, const ResourceLookup& lookup,
+                                                        Diagnostics& diags) {
+  std::vector<AddrSegment> path;
+  if (!program.root || !ParseAddress(address, &path)) return std::nullopt;
+  ConfigGraph graph;
+  Evaluator ev(program, lookup, diags, &graph);
+  ev.InstanceMode();
+  Scope root;
+  root.mod = program.root;
+  root.inputs = inputs;
+  root.root_inputs = true;
+  root.path = &path;
+  ev.RunModule(root);
+  for (ResourceInstance& r : ev.pending()) {
+    if (r.address == address) return std::move(r);
+  }
+  return std::nullopt;
+}
+
 Value EvaluateInRoot(const Program& program, const std::map<std::string, Value>& inputs,
                      const ResourceLookup& lookup, const ast::Expr* expr, Diagnostics& diags) {
   Scope root;
@@ -1347,6 +1557,7 @@ Value EvaluateInRoot(const Program& program, const std::map<std::string, Value>&
   if (!program.root) return EvaluateConstant(program, expr, diags);
   ConfigGraph graph;
   Evaluator ev(program, lookup, diags, &graph);
+  ev.KeepAllValues();
   root.mod = program.root;
   root.inputs = inputs;
   root.root_inputs = true;
@@ -1365,6 +1576,7 @@ Value EvaluateConstant(const Program& program, const ast::Expr* expr, Diagnostic
 
 Value EvaluatePreludeValue(const Program& program, const std::string& name, Diagnostics& diags) {
   Evaluator ev(program, nullptr, diags, nullptr);
+  ev.KeepAllValues();
   Scope s;
   s.mod = program.prelude;
   ev.RunModule(s);

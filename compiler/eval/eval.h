@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,18 @@ namespace kiln {
 // (already converted to their types).
 ConfigGraph EvaluateProgram(const Program& program, const std::map<std::string, Value>& inputs,
                             const ResourceLookup& lookup, Diagnostics& diags);
+
+// Evaluates one resource instance (an address of config_graph.h) as
+// EvaluateProgram would, but only its body and what that refers to:
+// the declarations it references (all instances of a referenced `for`
+// resource, all of a referenced module), the providers of each module on
+// its path, and the expansions that give its key and dependencies.
+// Placement checks, asserts and outputs are not run. Null when no such
+// instance exists. Safe to call from several threads at once.
+std::optional<ResourceInstance> EvaluateProgramInstance(const Program& program,
+                                                        const std::map<std::string, Value>& inputs,
+                                                        const std::string& address, const ResourceLookup& lookup,
+                                                        Diagnostics& diags);
 
 // Evaluates the program, then `expr` in the root module's scope.
 Value EvaluateInRoot(const Program& program, const std::map<std::string, Value>& inputs,

@@ -303,11 +303,8 @@ nlohmann::json ToJson(const Value& v, const JsonOptions& options) {
       for (const auto& item : v.AsList()) out.push_back(ToJson(item, options));
       return out;
     }
-    case ValueKind::kMap: {
-      json out = json::object();
-      for (const auto& [k, item] : v.AsMap()) out[k] = ToJson(item, options);
-      return out;
-    }
+    case ValueKind::kMap:
+      return MapToJson(v.AsMap(), options);
     case ValueKind::kResource: {
       if (options.resource_as_address) return v.AsResource().address;
       json out = json::object();
@@ -318,6 +315,14 @@ nlohmann::json ToJson(const Value& v, const JsonOptions& options) {
       return json{{"$unknown", true}};
   }
   return nullptr;
+}
+
+nlohmann::json MapToJson(const ValueMap& m, const JsonOptions& options) {
+  nlohmann::json out = nlohmann::json::object();
+  auto& obj = out.get_ref<nlohmann::json::object_t&>();
+  // Both maps are sorted by key: append at the end without searching.
+  for (const auto& [k, item] : m) obj.emplace_hint(obj.end(), k, ToJson(item, options));
+  return out;
 }
 
 Value FromJson(const nlohmann::json& j) {
@@ -367,6 +372,44 @@ void CollectSensitivePaths(const Value& v, std::vector<std::string>& prefix,
       CollectSensitivePaths(item, prefix, out);
       prefix.pop_back();
     }
+  }
+}
+
+void CollectQuantityPaths(const Value& v, std::vector<std::string>& prefix,
+                          std::vector<std::vector<std::string>>* durations,
+                          std::vector<std::vector<std::string>>* bytes) {
+  switch (v.kind()) {
+    case ValueKind::kDuration:
+      durations->push_back(prefix);
+      return;
+    case ValueKind::kBytes:
+      bytes->push_back(prefix);
+      return;
+    case ValueKind::kGpu:
+      if (v.AsGpu().model.empty()) {
+        prefix.push_back("memory");
+        bytes->push_back(prefix);
+        prefix.pop_back();
+      }
+      return;
+    case ValueKind::kList: {
+      const auto& items = v.AsList();
+      for (size_t i = 0; i < items.size(); ++i) {
+        prefix.push_back(std::to_string(i));
+        CollectQuantityPaths(items[i], prefix, durations, bytes);
+        prefix.pop_back();
+      }
+      return;
+    }
+    case ValueKind::kMap:
+      for (const auto& [k, item] : v.AsMap()) {
+        prefix.push_back(k);
+        CollectQuantityPaths(item, prefix, durations, bytes);
+        prefix.pop_back();
+      }
+      return;
+    default:
+      return;
   }
 }
 

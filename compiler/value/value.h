@@ -117,8 +117,20 @@ nlohmann::json ToJson(const Value& v, const JsonOptions& options = {});
 // {"$unknown": true} becomes unknown.
 Value FromJson(const nlohmann::json& j);
 
+// The JSON object of a map's entries (ToJson of Value::Map(m) without
+// building that value).
+nlohmann::json MapToJson(const ValueMap& m, const JsonOptions& options = {});
+
 // Paths (object keys and list indices) of every sensitive part of `v`.
 void CollectSensitivePaths(const Value& v, std::vector<std::string>& prefix,
                            std::vector<std::vector<std::string>>* out);
+
+// Paths (into ToJson(v)) of every duration and every bytes value inside `v`,
+// including the `memory` of a GPU requested by memory. Sensitive parts are
+// included (renderers redact them anyway); unknowns and resource
+// references (addresses in JSON) are not descended into.
+void CollectQuantityPaths(const Value& v, std::vector<std::string>& prefix,
+                          std::vector<std::vector<std::string>>* durations,
+                          std::vector<std::vector<std::string>>* bytes);
 
 }  // namespace kiln

@@ -508,5 +508,29 @@ TEST_F(EvalTest, ConfigHashChangesWithInputs) {
   EXPECT_EQ(h1.size(), 64u);
 }
 
+TEST_F(EvalTest, BuiltinsKeepWhatIsKnown) {
+  ::setenv("KILN_EVAL_TEST_SET", "from-env", 1);
+  ::unsetenv("KILN_EVAL_TEST_UNSET");
+  ASSERT_TRUE(Run(R"(
+cluster pool { nodes = 2 }
+let defaults = { A = "1" }
+training_job train {
+  cluster = pool
+  command = ["x"]
+  env = merge(defaults, { ID = pool.id })
+}
+)"));
+  // A set variable ignores its (unknown) default; an unset one is the default.
+  EXPECT_EQ(Eval(R"(env("KILN_EVAL_TEST_SET", pool.id))", ""), R"("from-env")");
+  EXPECT_EQ(Eval(R"(env("KILN_EVAL_TEST_UNSET", pool.id))", ""), R"({"$unknown":true})");
+  // merge() in a resource: the known keys stay known in the plan.
+  EXPECT_EQ(Eval("train.env", ""), R"({"A":"1","ID":{"$unknown":true}})");
+  EXPECT_EQ(Eval("length(train.env)", ""), "2");
+  EXPECT_EQ(Eval(R"(contains(keys(train.env), "ID"))", ""), "true");
+  EXPECT_EQ(Eval(R"(lookup(train.env, "A", "none"))", ""), R"("1")");
+  EXPECT_EQ(Eval(R"(lookup(train.env, "Z", "none"))", ""), R"("none")");
+  ::unsetenv("KILN_EVAL_TEST_SET");
+}
+
 }  // namespace
 }  // namespace kiln
