@@ -301,6 +301,26 @@ void FillIdentity(const ResourceInstance& inst, ResourceChange& c) {
   c.create_before_destroy = inst.lifecycle.create_before_destroy.value_or(inst.kind == "endpoint");
 }
 
+// A provider's diagnostics for one instance: errors as E0903, warnings as
+// W0904, each naming the instance and the attribute it is about. False when
+// there were errors.
+bool ReportProviderDiagnostics(PlanRun& run, const ResourceInstance& inst, const ProviderDiagnostics& pd) {
+  if (pd.empty()) return true;
+  std::lock_guard<std::mutex> lock(run.mu);
+  for (const auto& d : pd) {
+    std::string msg = inst.address + ": " + d.summary;
+    if (!d.detail.empty()) msg += ": " + d.detail;
+    if (!d.attribute.empty()) {
+      std::string attr;
+      for (const auto& k : d.attribute) attr += (attr.empty() ? "" : ".") + k;
+      msg += " (attribute `" + attr + "`)";
+    }
+    if (d.severity == Severity::kError) AddError(run.diags, "E0903", inst.range, msg);
+    else run.diags.Warning("W0904", inst.range, msg);
+  }
+  return !HasErrors(pd);
+}
+
 // One instance: refreshed prior + configuration -> change.
 void DiffInstance(PlanRun& run, const ResourceInstance& inst, ResourceChange& c) {
   const auto& hasher = run.ctx.store->hasher();
@@ -332,12 +352,12 @@ void DiffInstance(PlanRun& run, const ResourceInstance& inst, ResourceChange& c)
     }
     c.config = cfg;
     std::string bare = BareKind(inst.kind);
+    // The provider's own checks of the configuration come first, as the
+    // protocol's `validate`; then its plan.
+    ValidateResponse valid = p->Validate({bare, inst.address, cfg});
+    if (!ReportProviderDiagnostics(run, inst, valid.diagnostics)) return;
     PlanResponse resp = p->Plan({bare, inst.address, prior_plain, cfg});
-    if (HasErrors(resp.diagnostics)) {
-      std::lock_guard<std::mutex> lock(run.mu);
-      AddError(run.diags, "E0903", inst.range, inst.address + ": " + ProviderErrors(resp.diagnostics));
-      return;
-    }
+    if (!ReportProviderDiagnostics(run, inst, resp.diagnostics)) return;
     bool replace = false;
     if (!prior) {
       c.action = Action::kCreate;
@@ -412,6 +432,8 @@ void PropagateChanges(PlanRun& run) {
     Diagnostics d;
     ConfigGraph g = run.ctx.config->Evaluate(lookup, d);
     if (d.HasErrors()) return;
+    // Outputs read the planned values too (unknown ids of replacements).
+    run.graph.outputs = std::move(g.outputs);
     std::vector<size_t> redo;
     for (size_t i = 0; i < run.plan.changes.size() && i < g.resources.size(); ++i) {
       const auto& inst = g.resources[i];

@@ -210,8 +210,16 @@ ConfigureResponse FakeProvider::Configure(const ConfigureRequest& req) {
 
 ValidateResponse FakeProvider::Validate(const ValidateRequest& req) {
   ValidateResponse r;
-  if (!options_.schema.kinds.count(req.kind))
+  if (!options_.schema.kinds.count(req.kind)) {
     r.diagnostics = Error("fake provider has no kind `" + req.kind + "`");
+    return r;
+  }
+  // A `name` of "invalid" or "dubious" exercises validation errors and warnings.
+  const auto name = req.config.find("name");
+  if (name != req.config.end() && name->is_string()) {
+    if (*name == "invalid") r.diagnostics.push_back({Severity::kError, "name must not be \"invalid\"", "", {"name"}});
+    if (*name == "dubious") r.diagnostics.push_back({Severity::kWarning, "name \"dubious\" is discouraged", "", {"name"}});
+  }
   return r;
 }
 
