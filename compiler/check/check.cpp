@@ -287,6 +287,8 @@ ModuleInfo* Checker::LoadAndCheck(const std::string& dir, bool is_root, SourceRa
 }
 
 void Checker::CheckModule(ModuleInfo* mod) {
+  mod->name_index.reserve(mod->module.names.size());
+  for (const auto& [n, d] : mod->module.names) mod->name_index.emplace(n, d);
   for (const ast::Decl* d : mod->module.decls) CheckDecl(d, mod);
   if (mod->module.backend && !mod->is_root) {
     diags_.Error("E0420", mod->module.backend->range, "a backend is only allowed in the root module")
@@ -1078,15 +1080,15 @@ TypeRef Checker::LookupName(const std::string& name, SourceRange range, Ctx& ctx
   for (auto it = ctx.locals.rbegin(); it != ctx.locals.rend(); ++it) {
     if (it->first == name) return it->second;
   }
-  auto it = ctx.mod->module.names.find(name);
-  if (it == ctx.mod->module.names.end()) {
+  const ast::Decl* found = ctx.mod->FindName(name);
+  if (!found) {
     Diagnostic& d = diags_.Error("E0401", range, "unknown name `" + name + "`");
     std::string hint = ClosestMatch(name, NamesInScope(ctx));
     if (!hint.empty()) d.label = "did you mean `" + hint + "`?";
     if (ctx.mod->module.outputs.count(name)) d.help = "outputs cannot be read inside their own module";
     return AnyType();
   }
-  const ast::Decl* d = it->second;
+  const ast::Decl* d = found;
   if (d->kind == ast::DeclKind::kType) {
     Diagnostic& e = diags_.Error("E0401", range, "`" + name + "` is a type, not a value");
     e.secondary.push_back({d->name_range, "declared here"});

@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -68,6 +69,12 @@ struct ModuleInfo {
   // refers to (the values of the rest need not be kept).
   std::vector<const ast::Decl*> providers;
   std::unordered_set<const ast::Decl*> referenced;
+  // module.names by hash (name lookups are the checker's hot path).
+  std::unordered_map<std::string_view, const ast::Decl*> name_index;
+  const ast::Decl* FindName(std::string_view name) const {
+    auto it = name_index.find(name);
+    return it == name_index.end() ? nullptr : it->second;
+  }
 };
 
 // The checked module tree, ready to evaluate.

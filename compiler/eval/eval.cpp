@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <mutex>
 #include <set>
 #include <unordered_map>
@@ -132,7 +133,7 @@ class Evaluator {
   Value Eval(const ast::Expr* e, Scope& s, Locals& locals);
   void Finish();
   // The instances built (unsorted, before Finish).
-  std::vector<ResourceInstance>& pending() { return pending_; }
+  std::deque<ResourceInstance>& pending() { return pending_; }
 
  private:
   Value Error(const SourceRange& range, const std::string& message, const std::string& help = "") {
@@ -152,7 +153,7 @@ class Evaluator {
   // ConfigGraph's view) and *value when not null (what others read).
   void BuildInstance(const ast::ResourceDecl* d, const Type& schema, Scope& s, Locals& locals,
                      const std::string& address, const std::string& key, const ProviderRef& provider,
-                     ResourceInstance* ri, Value* value);
+                     const std::vector<std::string>& deps, ResourceInstance* ri, Value* value);
   // Instance evaluation: `d` and everything it refers to, dependencies first.
   void EvalClosure(const ast::Decl* d, Scope& s);
   bool KeepValue(const ast::Decl* d, const Scope& s) const {
@@ -163,7 +164,9 @@ class Evaluator {
     return seg && s.mod->module.names.count(seg->name) && s.mod->module.names.at(seg->name) == d;
   }
   bool SelectProvider(const ast::ResourceDecl* d, Scope& s, ProviderRef* out);
-  const std::vector<std::string>& AddrDeps(const ast::Decl* d, Scope& s);
+  // Addresses of the resource instances `d` refers to (through lets,
+  // inputs and modules), sorted and unique.
+  std::vector<std::string> AddrDeps(const ast::Decl* d, Scope& s);
   Value BinaryOp(const ast::BinaryExpr* b, const Value& l, const Value& r);
   Value Coerce(const Value& v, const TypeRef& t, const SourceRange& range, const std::string& what);
   void CheckPlacement();
@@ -177,7 +180,7 @@ class Evaluator {
   bool instance_mode_ = false;
   // Instances built, with their declarations (for placement messages);
   // sorted into graph_->resources by Finish.
-  std::vector<ResourceInstance> pending_;
+  std::deque<ResourceInstance> pending_;  // a deque: growing never moves instances
   std::vector<const ast::ResourceDecl*> pending_decls_;
   std::vector<const ast::ResourceDecl*> resource_decls_;  // parallel to graph_->resources
 };
@@ -457,29 +460,32 @@ bool Evaluator::Expand(const ast::ForClause* f, const ast::Expr* if_cond, Scope&
   return false;
 }
 
-const std::vector<std::string>& Evaluator::AddrDeps(const ast::Decl* d, Scope& s) {
-  auto it = s.addr_deps.find(d);
-  if (it != s.addr_deps.end()) return it->second;
-  s.addr_deps[d];  // guards against cycles (already reported by the checker)
-  std::set<std::string> out;
+std::vector<std::string> Evaluator::AddrDeps(const ast::Decl* d, Scope& s) {
+  std::vector<std::string> out;
   auto deps = s.mod->deps.find(d);
   if (deps != s.mod->deps.end()) {
     for (const DeclRef& r : deps->second) {
       if (r.target == d) continue;
       if (r.target->kind == ast::DeclKind::kResource || r.target->kind == ast::DeclKind::kModule) {
         auto a = s.addresses.find(r.target);
-        if (a != s.addresses.end()) out.insert(a->second.begin(), a->second.end());
+        if (a != s.addresses.end()) out.insert(out.end(), a->second.begin(), a->second.end());
       } else if (r.target->kind == ast::DeclKind::kInput) {
-        out.insert(s.input_deps.begin(), s.input_deps.end());
+        out.insert(out.end(), s.input_deps.begin(), s.input_deps.end());
       } else if (r.target->kind == ast::DeclKind::kLet) {
-        const auto& sub = AddrDeps(r.target, s);
-        out.insert(sub.begin(), sub.end());
+        // Lets are shared by many declarations: memoised.
+        auto it = s.addr_deps.find(r.target);
+        if (it == s.addr_deps.end()) {
+          s.addr_deps[r.target];  // guards against cycles (already reported by the checker)
+          std::vector<std::string> sub = AddrDeps(r.target, s);
+          it = s.addr_deps.insert_or_assign(r.target, std::move(sub)).first;
+        }
+        out.insert(out.end(), it->second.begin(), it->second.end());
       }
     }
   }
-  auto& slot = s.addr_deps[d];
-  slot.assign(out.begin(), out.end());
-  return slot;
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 bool Evaluator::SelectProvider(const ast::ResourceDecl* d, Scope& s, ProviderRef* out) {
@@ -559,6 +565,8 @@ void Evaluator::EvalResource(const ast::ResourceDecl* d, Scope& s) {
   // their values.
   const AddrSegment* target = instance_mode_ && OnPath(d, s) ? s.Segment() : nullptr;
   bool build = !instance_mode_ || target;
+  std::vector<std::string> deps;
+  if (build && graph_) deps = AddrDeps(d, s);
   std::string base = s.prefix + d->FullKind() + "." + d->name;
   ValueMap by_key;
   Value single;
@@ -573,7 +581,8 @@ void Evaluator::EvalResource(const ast::ResourceDecl* d, Scope& s) {
     std::string address = d->for_clause ? base + KeySuffix(key) : base;
     Value value;
     ResourceInstance ri;
-    BuildInstance(d, schema, s, locals, address, key, provider, build && graph_ ? &ri : nullptr, keep ? &value : nullptr);
+    BuildInstance(d, schema, s, locals, address, key, provider, deps, build && graph_ ? &ri : nullptr,
+                  keep ? &value : nullptr);
     if (keep) {
       if (d->for_clause) by_key.emplace_hint(by_key.end(), key, std::move(value));
       else single = std::move(value);
@@ -589,7 +598,6 @@ void Evaluator::EvalResource(const ast::ResourceDecl* d, Scope& s) {
       addrs.push_back(std::move(address));
     }
   }
-  s.addr_deps.erase(d);  // no one else asks for a resource's dependencies
   providers_used_.insert(provider.address);
   if (!keep) return;
   s.values[d->name] = d->for_clause ? Value::Map(std::move(by_key)) : std::move(single);
@@ -597,7 +605,7 @@ void Evaluator::EvalResource(const ast::ResourceDecl* d, Scope& s) {
 
 void Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type& schema, Scope& s, Locals& locals,
                               const std::string& address, const std::string& key, const ProviderRef& provider,
-                              ResourceInstance* ri, Value* value) {
+                              const std::vector<std::string>& deps, ResourceInstance* ri, Value* value) {
   std::string kind = d->FullKind();
   if (ri) {
     ri->address = address;
@@ -699,7 +707,8 @@ void Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type& schema, Sc
     }
   }
   if (ri) {
-    for (const std::string& a : AddrDeps(d, s)) {
+    ri->depends_on.reserve(deps.size());
+    for (const std::string& a : deps) {
       if (a != address) ri->depends_on.push_back(a);
     }
     ri->config = MapToJson(config);
@@ -751,6 +760,7 @@ void Evaluator::EvalModule(const ast::ModuleDecl* d, Scope& s) {
   }
   ValueMap by_key;
   Value single;
+  std::vector<std::string> input_deps = AddrDeps(d, s);
   for (auto& [key, vars] : instances) {
     if (target && (target->has_key != (d->for_clause != nullptr) || target->key != key)) continue;
     Locals locals;
@@ -768,7 +778,7 @@ void Evaluator::EvalModule(const ast::ModuleDecl* d, Scope& s) {
     cs.module_addr = s.prefix + "module." + d->name + (d->for_clause ? KeySuffix(key) : "");
     cs.prefix = cs.module_addr + ".";
     cs.providers = s.providers;
-    cs.input_deps = AddrDeps(d, s);
+    cs.input_deps = input_deps;
     for (const auto& item : d->body->items) {
       if (item.key == "source") continue;
       if (item.key == "providers") {
@@ -799,7 +809,6 @@ void Evaluator::EvalModule(const ast::ModuleDecl* d, Scope& s) {
     if (d->for_clause) by_key[key] = std::move(mv);
     else single = std::move(mv);
   }
-  s.addr_deps.erase(d);
   if (keep) s.values[d->name] = d->for_clause ? Value::Map(std::move(by_key)) : std::move(single);
 }
 
@@ -1251,7 +1260,6 @@ void Evaluator::Finish() {
     resource_decls_.push_back(pending_decls_[i]);
   }
   pending_.clear();
-  pending_.shrink_to_fit();
   pending_decls_.clear();
   std::set<std::string> declared;
   for (const auto& pi : graph_->providers) declared.insert(pi.address);
@@ -1390,19 +1398,35 @@ bool CoerceValue(const Program& program, const Value& in, const TypeRef& type, b
       ValueList items;
       items.reserve(in.AsList().size());
       size_t i = 0;
+      bool same = true;  // every element as it was: keep the shared list
       for (const auto& item : in.AsList()) {
         Value v;
         if (!CoerceValue(program, item, t.element, from_json, &v, error)) {
           *error = "element " + std::to_string(i) + ": " + *error;
           return false;
         }
+        same = same && v.SameAs(item);
         items.push_back(std::move(v));
         ++i;
       }
+      if (same) return done(in);
       return done(Value::List(std::move(items)));
     }
     case TypeKind::kMap: {
       if (in.kind() != ValueKind::kMap) break;
+      bool same = true;  // every value as it was: keep the shared map
+      for (const auto& [k, item] : in.AsMap()) {
+        Value v;
+        if (!CoerceValue(program, item, t.element, from_json, &v, error)) {
+          *error = "key `" + k + "`: " + *error;
+          return false;
+        }
+        if (!v.SameAs(item)) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return done(in);
       ValueMap items;
       for (const auto& [k, item] : in.AsMap()) {
         Value v;

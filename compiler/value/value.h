@@ -84,6 +84,10 @@ class Value {
 
   // Deep equality; sensitivity is ignored, ints equal floats of the same value.
   bool Equals(const Value& other) const;
+  // The very same value: same kind, mark and payload (shared, not compared).
+  bool SameAs(const Value& o) const {
+    return kind_ == o.kind_ && sensitive_ == o.sensitive_ && i_ == o.i_ && j_ == o.j_ && ptr_ == o.ptr_;
+  }
 
  private:
   ValueKind kind_ = ValueKind::kNull;
