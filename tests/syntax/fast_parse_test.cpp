@@ -399,6 +399,13 @@ let y = 2
              true);
 }
 
+TEST(FastParse, CarriageReturnsAndByteOrderMarks) {
+  ExpectSame("let a = <<EOT\r\nline ${b}\r\n  EOT\r\nlet c = <<-X\r\n  d\r\n\r\n  e\rX\r\n", true);
+  ExpectSame("/// doc\r\nlet a = 1\r\n# c\r\n/* x\r\n */ let b = [1,\r\n2]\r\n", true);
+  ExpectSame("\xEF\xBB\xBFlet a = 1\nlet b = \"\xEF\xBB\xBF\" \xEF\xBB\xBF + 1\n", true);
+  ExpectSame("let a = \"x\ry\"\n", false);
+}
+
 TEST(FastParse, GivesUpOnErrors) {
   for (const char* text : {
            "let a = 10Gb\n", "let a = 1.2.3\n", "let a = 9223372036854775808\n", "let a = \"\\q\"\n",
@@ -408,6 +415,17 @@ TEST(FastParse, GivesUpOnErrors) {
        }) {
     ExpectSame(text, false);
   }
+}
+
+// ANTLR's ALL(*) prediction looks ahead past a failing choice: `x` then a
+// new item `[1, 2]` on the next line, where `x[1` cannot go on. The fast
+// path only takes the greedy reading (`x[...]`, as ANTLR does whenever both
+// readings parse) and hands this file to ANTLR.
+TEST(FastParse, NonGreedyReadingFallsBack) {
+  ExpectSame("let a = [\n  x\n  [1, 2]\n]\n", false);
+  Outcome o = Compare("let a = [\n  x\n  [1, 2]\n]\n");
+  EXPECT_FALSE(o.antlr_errors);
+  ExpectSame("let a = [\n  x\n  [1]\n]\n", true);  // both parse: greedy `x[1]`
 }
 
 TEST(FastParse, DeepNestingFallsBack) {
