@@ -162,7 +162,27 @@ void ReconcileJournal(PlanRun& run) {
                                            ProviderErrors(r.diagnostics));
       continue;
     }
-    if (!r.state.is_null()) {
+    // What was found is the old object of a create_before_destroy
+    // replacement whose create never happened: it is current again.
+    const json* found_id = r.state.is_object() && r.state.contains("id") ? &r.state["id"] : nullptr;
+    bool undeposed = false;
+    if (found_id) {
+      run.ctx.store->Update(
+          [&](state::State& s) {
+            if (s.Find(e.address)) return;
+            for (const auto& d : s.deposed) {
+              if (d.address != e.address || d.attributes.value("id", json()) != *found_id) continue;
+              state::ResourceState back = d;
+              back.deposed_key.clear();
+              s.RemoveDeposed(d.address, d.deposed_key);
+              s.Upsert(std::move(back));
+              undeposed = true;
+              return;
+            }
+          },
+          run.diags);
+    }
+    if (!undeposed && !r.state.is_null()) {
       state::ResourceState rs;
       rs.address = e.address;
       rs.kind = e.kind;
@@ -488,6 +508,7 @@ void Orphans(PlanRun& run) {
 // Step: deposed objects (the old objects of create_before_destroy
 // replacements an interrupted apply did not delete) are deleted, each
 // once, after the change of their address (if any).
+void DeposedObjects(PlanRun& run) {
   if (run.options.mode == PlanMode::kRefreshOnly) return;
   state::State recorded = run.ctx.store->Current();
   if (recorded.deposed.empty()) return;
@@ -755,6 +776,7 @@ const Step kPlanSteps[] = {
     {"propagate-changes", PropagateChanges},
     {"replace-triggers", ReplaceTriggers},
     {"orphans", Orphans},
+    {"deposed", DeposedObjects},
     {"targeting", Targeting},
     {"prevent-destroy", PreventDestroy},
     {"outputs", Outputs},

@@ -101,18 +101,36 @@ bool ImportResource(const PlanContext& ctx, const ResourceInstance& inst, const 
 
 // ---- Apply ----
 
+// Timestamps of one apply operation (zero when the phase did not happen).
+struct ApplyOpTiming {
+  using TimePoint = std::chrono::steady_clock::time_point;
+  TimePoint ready;          // its last dependency finished
+  TimePoint started;        // a worker took it
+  TimePoint intent_durable; // its journal record was durable (creates)
+  TimePoint provider_done;  // the provider call returned
+  TimePoint finished;       // its dependents were released
+};
+
 struct ApplyOptions {
   int parallelism = 16;
   // Progress lines ("thing.a: Creating..."); called from worker threads,
   // one whole line at a time.
   std::function<void(const std::string& line)> log;
   std::chrono::milliseconds progress_interval{10000};
-  // 0: run; 1: start nothing new (in-flight work finishes); 2: also abort.
+  // 0: run; 1: start nothing new (in-flight work finishes); 2: also abort
+  // (Provider::Cancel on every provider with an operation in flight).
   const std::atomic<int>* interrupt = nullptr;
+  // When set, filled with one entry per node of BuildApplyGraph's graph
+  // (same ids): where each operation's time went. For the benchmark.
+  std::vector<ApplyOpTiming>* timings = nullptr;
 };
+
 
 struct ApplyResult {
   int succeeded = 0, failed = 0, skipped = 0;
+  // Operations in flight when a second interrupt asked providers to abort
+  // (each also counted in succeeded or failed).
+  int aborted = 0;
   bool interrupted = false;
   bool ok() const { return failed == 0 && !interrupted; }
 };
@@ -121,8 +139,12 @@ struct ApplyResult {
 struct ApplyOp {
   enum Kind { kCreate, kUpdate, kDelete } kind;
   size_t change;  // index into plan.changes
-  // A create-before-destroy replacement's delete of the old object.
-  bool deposed = false;
+  // A delete of a deposed object (the old object of a create-before-destroy
+  // replacement): its key in State::deposed.
+  std::string deposed_key;
+  // A create-before-destroy replacement's create: the current object is
+  // first recorded as deposed under this key.
+  std::string depose_key;
 };
 
 // The action graph of a plan: nodes named "ADDR (create|update|delete)".

@@ -125,6 +125,12 @@ class Provider {
   virtual ImportResponse Import(const ImportRequest& req) = 0;
   // Optional capability; the default answers "not supported".
   virtual InventoryResponse Inventory();
+  // Asks the provider to abort the operations it has in flight (kiln's
+  // second Ctrl-C). Called from another thread than those calls, returns at
+  // once; each aborted call soon returns an error diagnostic (with `state`
+  // set to whatever it had already created, if anything). Calls made after
+  // Cancel() returns run normally. The default does nothing: calls finish.
+  virtual void Cancel() {}
   // Called once when kiln is done with the provider.
   virtual void Shutdown() {}
   // Where it came from: "built-in" or the plugin's path.

@@ -76,21 +76,40 @@ dag::Graph BuildApplyGraph(const Plan& plan, std::vector<ApplyOp>* ops, Diagnost
   };
   for (size_t i = 0; i < plan.changes.size(); ++i) {
     const auto& c = plan.changes[i];
+    if (!c.deposed_key.empty()) {
+      // A deposed object left by an interrupted replacement: deleted on its
+      // own, in no order with the rest.
+      if (c.action == Action::kDelete) {
+        dag::NodeId id = g.AddNode(c.address + " (delete deposed " + c.deposed_key + ")");
+        ops->push_back(ApplyOp{ApplyOp::kDelete, i, c.deposed_key, ""});
+        (void)id;
+      }
+      continue;
+    }
     switch (c.action) {
-      case Action::kCreate: up[c.address] = add({ApplyOp::kCreate, i, false}); break;
-      case Action::kUpdate: up[c.address] = add({ApplyOp::kUpdate, i, false}); break;
-      case Action::kDelete: del[c.address] = add({ApplyOp::kDelete, i, false}); break;
+      case Action::kCreate: up[c.address] = add({ApplyOp::kCreate, i, "", ""}); break;
+      case Action::kUpdate: up[c.address] = add({ApplyOp::kUpdate, i, "", ""}); break;
+      case Action::kDelete: del[c.address] = add({ApplyOp::kDelete, i, "", ""}); break;
       case Action::kReplace:
-        del[c.address] = add({ApplyOp::kDelete, i, c.create_before_destroy});
-        up[c.address] = add({ApplyOp::kCreate, i, false});
-        if (c.create_before_destroy) g.AddEdge(up[c.address], del[c.address]);
-        else g.AddEdge(del[c.address], up[c.address]);
+        if (c.create_before_destroy) {
+          // The old object is recorded as deposed (under a fresh key) before
+          // the new one is created; its delete removes that record.
+          std::string key = state::NewUuid().substr(0, 8);
+          del[c.address] = add({ApplyOp::kDelete, i, key, ""});
+          up[c.address] = add({ApplyOp::kCreate, i, "", key});
+          g.AddEdge(up[c.address], del[c.address]);
+        } else {
+          del[c.address] = add({ApplyOp::kDelete, i, "", ""});
+          up[c.address] = add({ApplyOp::kCreate, i, "", ""});
+          g.AddEdge(del[c.address], up[c.address]);
+        }
         break;
       default: break;
     }
   }
   for (size_t i = 0; i < plan.changes.size(); ++i) {
     const auto& c = plan.changes[i];
+    if (!c.deposed_key.empty()) continue;
     // Creates and updates after what they depend on.
     if (auto it = up.find(c.address); it != up.end()) {
       for (const auto& d : c.dependencies) {
@@ -144,6 +163,23 @@ std::string Elapsed(Clock::duration d) {
   return std::to_string(s / 60) + "m" + std::to_string(s % 60) + "s";
 }
 
+// The walk. Where the time of one step on the critical path goes, and what
+// keeps it small (see docs/state.md, "Apply and durability"):
+//  - scheduling: a finished node releases its successors in O(out-degree)
+//    under one mutex; each released node wakes one idle worker
+//    (notify_one), the finishing worker takes the next node itself; the
+//    ready queue orders by (longest remaining chain, name rank), integers
+//    and doubles only;
+//  - the intent journal: a create's begin record is written when the last
+//    of its dependencies *starts* (one step ahead) and synced by a
+//    background syncer, so by the time it is ready the record is usually
+//    durable and WaitDurable returns at once; the guarantee (durable before
+//    the create is sent) is unchanged;
+//  - state: completions go to one background writer that folds everything
+//    completed since its last write into one atomic write (never more than
+//    one in flight); dependents read the walk's own map of results and do
+//    not wait for the file. A create's journal record is completed only
+//    once a write holding its result is durable.
 struct Walk {
   Walk(Plan& p, const PlanContext& c, const ApplyOptions& o, Diagnostics& d)
       : plan(p), ctx(c), options(o), diags(d) {}
@@ -154,37 +190,68 @@ struct Walk {
   std::vector<ApplyOp> ops;
   dag::Graph graph;
 
+  // ---- Scheduling (all under mu) ----
   std::mutex mu;
-  std::condition_variable cv;
-  std::vector<size_t> waiting;  // unfinished predecessors per node
+  std::condition_variable work_cv;    // workers
+  std::condition_variable ticker_cv;  // the ticker
+  std::vector<uint32_t> waiting;      // unfinished predecessors per node
+  std::vector<uint32_t> unstarted;    // predecessors not yet started per node
   std::vector<double> priority;
-  std::vector<char> state_;     // 0 pending, 1 running, 2 done, 3 failed
+  std::vector<uint32_t> rank;         // position of the node's name in name order
+  std::vector<char> state_;           // 0 pending, 1 running, 2 done, 3 failed
   struct Ready {
     double priority;
-    std::string name;
+    uint32_t rank;
     dag::NodeId node;
     bool operator<(const Ready& o) const {
       if (priority != o.priority) return priority < o.priority;
-      return name > o.name;
+      return rank > o.rank;
     }
   };
   std::priority_queue<Ready> ready;
   int in_flight = 0;
   bool finished = false;
   ApplyResult result;
-  // For "Still creating..." lines.
-  std::map<dag::NodeId, Clock::time_point> started;
+  std::map<dag::NodeId, Clock::time_point> started;  // for "Still creating..."
+  std::map<Provider*, int> active;                   // providers with calls in flight
+  bool cancel_sent = false;
 
-  // What this walk has done, by address (nullopt: deleted). Dependents read
-  // it at once; the state file catches up through the store's group commit
-  // on saver threads, so workers do not wait for fsync. Each save writes
-  // the latest value of its address, so saves may land in any order. A
-  // create's journal entry is completed only after its save is durable.
+  // ---- Intent journal ----
+  // Creates whose intent is written ahead go to the syncer thread, which
+  // writes their begin records and syncs them in groups, so that no worker
+  // makes a journal syscall on the critical path. Per node, under sync_mu:
+  enum Intent : char { kNoIntent, kQueued, kDurable, kIntentFailed, kBegun };
+  std::vector<char> intent;
+  std::vector<dag::NodeId> intent_queue;
+  std::mutex sync_mu;
+  std::condition_variable sync_cv;       // the syncer waits for work here
+  std::condition_variable durable_cv;    // workers wait for their intent here
+  bool sync_stop = false;
+  std::thread syncer;
+  std::vector<char> sent;  // the create went to the provider
+
+  // ---- State writer ----
+  // What this walk has done, by address (nullopt: deleted).
   std::mutex applied_mu;
   std::map<std::string, std::optional<state::ResourceState>> applied;
-  std::mutex savers_mu;
-  std::vector<std::thread> savers;
+  struct SaveItem {
+    std::string address;
+    SourceRange range;
+    bool complete_journal = false;  // a create: close its intent once saved
+    std::string remove_deposed;     // a deposed object deleted: its key
+  };
+  std::mutex save_mu;
+  std::condition_variable save_cv;
+  std::vector<SaveItem> save_queue;
+  bool save_stop = false;
+  std::thread saver;
   std::atomic<bool> save_failed{false};
+
+  std::vector<ApplyOpTiming> timing;
+  bool trace = false;
+  void Stamp(ApplyOpTiming::TimePoint ApplyOpTiming::*field, dag::NodeId n) {
+    if (trace) timing[n].*field = Clock::now();
+  }
 
   std::optional<state::ResourceState> CurrentOf(const std::string& address) {
     {
@@ -199,49 +266,86 @@ struct Walk {
     return out;
   }
 
-  // Records the new state of `c.address` (nullopt: gone) and saves it.
+  // Records the new state of `c.address` (nullopt: gone); the writer saves it.
   void Commit(const ResourceChange& c, std::optional<state::ResourceState> rs, bool complete_journal) {
     {
       std::lock_guard<std::mutex> lock(applied_mu);
       applied[c.address] = std::move(rs);
     }
-    std::string address = c.address;
-    SourceRange range = c.range;
-    std::lock_guard<std::mutex> lock(savers_mu);
-    savers.emplace_back([this, address, range, complete_journal] {
-      Diagnostics d;
-      bool ok = ctx.store->Update(
-          [&](state::State& s) {
-            std::optional<state::ResourceState> latest;
-            {
-              std::lock_guard<std::mutex> l(applied_mu);
-              latest = applied[address];
-            }
-            if (latest) s.Upsert(*latest);
-            else s.Remove(address);
-          },
-          d);
-      if (!ok) {
-        save_failed = true;
-        std::lock_guard<std::mutex> l(log_mu);
-        diags.Append(d);
-        diags.Error("E0906", range, address + ": could not save state after the operation");
-        return;
-      }
-      if (complete_journal && ctx.journal) {
-        Diagnostics jd;
-        ctx.journal->Complete(address, jd);
-      }
-    });
+    Enqueue({c.address, c.range, complete_journal, ""});
   }
 
-  void JoinSavers() {
-    std::vector<std::thread> mine;
-    {
-      std::lock_guard<std::mutex> lock(savers_mu);
-      mine.swap(savers);
+  void Enqueue(SaveItem item) {
+    std::lock_guard<std::mutex> lock(save_mu);
+    save_queue.push_back(std::move(item));
+    save_cv.notify_one();
+  }
+
+  void SaverLoop() {
+    std::unique_lock<std::mutex> lock(save_mu);
+    while (true) {
+      save_cv.wait(lock, [&] { return save_stop || !save_queue.empty(); });
+      if (save_queue.empty()) return;  // stopping, nothing left
+      std::vector<SaveItem> batch;
+      batch.swap(save_queue);
+      lock.unlock();
+      SaveBatch(batch);
+      lock.lock();
     }
-    for (auto& t : mine) t.join();
+  }
+
+  // One atomic write for everything completed since the last one.
+  void SaveBatch(const std::vector<SaveItem>& batch) {
+    Diagnostics d;
+    bool ok = ctx.store->Update(
+        [&](state::State& s) {
+          std::lock_guard<std::mutex> l(applied_mu);
+          for (const SaveItem& item : batch) {
+            if (!item.remove_deposed.empty()) {
+              s.RemoveDeposed(item.address, item.remove_deposed);
+              continue;
+            }
+            const auto& latest = applied[item.address];
+            if (latest) s.Upsert(*latest);
+            else s.Remove(item.address);
+          }
+        },
+        d);
+    if (!ok) {
+      save_failed = true;
+      std::lock_guard<std::mutex> l(log_mu);
+      diags.Append(d);
+      for (const SaveItem& item : batch)
+        diags.Error("E0906", item.range, item.address + ": could not save state after the operation");
+      return;
+    }
+    if (!ctx.journal) return;
+    for (const SaveItem& item : batch) {
+      if (!item.complete_journal) continue;
+      Diagnostics jd;
+      ctx.journal->Complete(item.address, jd);
+    }
+  }
+
+  void SyncerLoop() {
+    std::unique_lock<std::mutex> lock(sync_mu);
+    while (true) {
+      sync_cv.wait(lock, [&] { return sync_stop || !intent_queue.empty(); });
+      if (intent_queue.empty()) return;
+      std::vector<dag::NodeId> batch;
+      batch.swap(intent_queue);
+      lock.unlock();
+      // One write per record, one fdatasync for the batch (and for any
+      // record other writers added meanwhile).
+      Diagnostics d;
+      bool ok = true;
+      for (dag::NodeId m : batch) ok = ctx.journal->Announce(IntentOf(m), d) != 0 && ok;
+      ok = ok && ctx.journal->Sync(d);
+      lock.lock();
+      // A failed node's own worker retries with BeginCreate, which reports.
+      for (dag::NodeId m : batch) intent[m] = ok ? kDurable : kIntentFailed;
+      durable_cv.notify_all();
+    }
   }
 
   std::mutex log_mu;
@@ -306,22 +410,54 @@ struct Walk {
     return true;
   }
 
-  bool RunCreate(const ResourceChange& c, Provider* p) {
+  state::JournalEntry IntentOf(dag::NodeId n) {
+    const ResourceChange& c = plan.changes[ops[n].change];
+    return {c.address, c.kind, c.provider, c.provider_type, state::NowUtc()};
+  }
+
+  // Hands `nodes` to the syncer: their begin records are written and
+  // synced ahead of their turn.
+  void Announce(const std::vector<dag::NodeId>& nodes) {
+    if (nodes.empty()) return;
+    std::lock_guard<std::mutex> lock(sync_mu);
+    for (dag::NodeId m : nodes) {
+      if (intent[m] != kNoIntent) continue;
+      intent[m] = kQueued;
+      intent_queue.push_back(m);
+    }
+    sync_cv.notify_one();
+  }
+
+  // The node's intent, durable, before its create is sent: usually written
+  // ahead and already synced; else written and synced now.
+  bool IntentDurable(dag::NodeId n) {
+    {
+      std::unique_lock<std::mutex> lock(sync_mu);
+      durable_cv.wait(lock, [&] { return intent[n] != kQueued; });
+      if (intent[n] == kDurable) return true;
+      intent[n] = kBegun;
+    }
+    Diagnostics d;
+    if (ctx.journal->BeginCreate(IntentOf(n), d)) return true;
+    std::lock_guard<std::mutex> lock(log_mu);
+    diags.Append(d);
+    return false;
+  }
+
+  bool RunCreate(dag::NodeId n, const ResourceChange& c, Provider* p, bool* created) {
+    *created = false;
     json config, planned;
     if (!Resolve(c, p, nullptr, &config, &planned)) return false;
-    if (ctx.journal) {
-      Diagnostics d;
-      if (!ctx.journal->BeginCreate({c.address, c.kind, c.provider, c.provider_type, state::NowUtc()}, d)) {
-        std::lock_guard<std::mutex> lock(log_mu);
-        diags.Append(d);
-        return false;
-      }
-    }
+    if (ctx.journal && !IntentDurable(n)) return false;
+    Stamp(&ApplyOpTiming::intent_durable, n);
     ApplyRequest req{BareKind(c.kind), c.address, nullptr, planned, config,
                      [this, &c](const std::string& m) { Log(c.address + ": " + m); }};
+    sent[n] = 1;
     ApplyResponse resp = p->Apply(req);
+    Stamp(&ApplyOpTiming::provider_done, n);
     bool failed = HasErrors(resp.diagnostics);
     if (!resp.state.is_null()) {
+      *created = true;
       Commit(c, Record(c, resp.state, failed ? state::kStatusTainted : state::kStatusReady), true);
     } else if (ctx.journal) {
       Diagnostics d;  // nothing was created: nothing to recover
@@ -331,7 +467,7 @@ struct Walk {
     return !failed;
   }
 
-  bool RunUpdate(const ResourceChange& c, Provider* p) {
+  bool RunUpdate(dag::NodeId n, const ResourceChange& c, Provider* p) {
     std::optional<state::ResourceState> prior = CurrentOf(c.address);
     if (!prior) {
       AddError(c, "is no longer in state; plan again");
@@ -344,31 +480,77 @@ struct Walk {
     ApplyRequest req{BareKind(c.kind), c.address, prior_plain, planned, config,
                      [this, &c](const std::string& m) { Log(c.address + ": " + m); }};
     ApplyResponse resp = p->Apply(req);
+    Stamp(&ApplyOpTiming::provider_done, n);
     bool failed = HasErrors(resp.diagnostics);
     if (!resp.state.is_null()) Commit(c, Record(c, resp.state, state::kStatusReady), false);
     if (failed) AddError(c, ProviderErrors(resp.diagnostics));
     return !failed;
   }
 
-  bool RunDelete(const ResourceChange& c, const ApplyOp& op, Provider* p) {
-    // A create-before-destroy replacement deletes the old object, whose
-    // record was already replaced by the new one: use the plan's prior.
+  // Before a create-before-destroy replacement creates the new object, the
+  // old one becomes a deposed record (durably: a crash after the create
+  // must not leave the old object untracked).
+  bool Depose(const ResourceChange& c, const std::string& key) {
+    Diagnostics d;
+    bool ok = ctx.store->Update(
+        [&](state::State& s) {
+          const state::ResourceState* cur = s.Find(c.address);
+          if (!cur) return;
+          state::ResourceState old = *cur;
+          old.deposed_key = key;
+          s.Remove(c.address);
+          s.AddDeposed(std::move(old));
+        },
+        d);
+    if (!ok) {
+      std::lock_guard<std::mutex> lock(log_mu);
+      diags.Append(d);
+      diags.Error("E0906", c.range, c.address + ": could not record the old object as deposed; not replacing it");
+    }
+    return ok;
+  }
+
+  void Undepose(const ResourceChange& c, const std::string& key) {
+    Diagnostics d;
+    ctx.store->Update(
+        [&](state::State& s) {
+          const state::ResourceState* old = s.FindDeposed(c.address, key);
+          if (!old || s.Find(c.address)) return;
+          state::ResourceState r = *old;
+          r.deposed_key.clear();
+          s.RemoveDeposed(c.address, key);
+          s.Upsert(std::move(r));
+        },
+        d);
+    std::lock_guard<std::mutex> lock(log_mu);
+    diags.Append(d);
+  }
+
+  bool RunDelete(dag::NodeId n, const ResourceChange& c, const ApplyOp& op, Provider* p) {
     json attrs;
-    if (op.deposed) {
-      if (!c.prior) return true;
-      attrs = c.prior->attributes;
+    if (!op.deposed_key.empty()) {
+      // A deposed object: the old one of a create-before-destroy
+      // replacement (this walk's, or one a previous apply left behind).
+      std::optional<state::ResourceState> old;
+      ctx.store->Read([&](const state::State& s) {
+        if (const auto* r = s.FindDeposed(c.address, op.deposed_key)) old = *r;
+      });
+      if (old) attrs = old->attributes;
+      else if (c.prior) attrs = c.prior->attributes;
+      else return true;
     } else {
       auto r = CurrentOf(c.address);
       if (!r) return true;  // already gone
       attrs = r->attributes;
     }
     DeleteResponse resp = p->Delete({BareKind(c.kind), c.address, attrs});
+    Stamp(&ApplyOpTiming::provider_done, n);
     if (HasErrors(resp.diagnostics)) {
       AddError(c, ProviderErrors(resp.diagnostics));
       return false;
     }
-    if (op.deposed) return true;
-    Commit(c, std::nullopt, false);
+    if (!op.deposed_key.empty()) Enqueue({c.address, c.range, false, op.deposed_key});
+    else Commit(c, std::nullopt, false);
     return true;
   }
 
@@ -377,15 +559,29 @@ struct Walk {
     const ResourceChange& c = plan.changes[op.change];
     const char* verb = op.kind == ApplyOp::kCreate ? "Creating" : op.kind == ApplyOp::kUpdate ? "Modifying" : "Destroying";
     const char* done = op.kind == ApplyOp::kCreate ? "Creation" : op.kind == ApplyOp::kUpdate ? "Modifications" : "Destruction";
-    Log(c.address + ": " + verb + "..." + (op.deposed ? " (old object)" : ""));
+    Log(c.address + ": " + verb + "..." +
+        (op.deposed_key.empty() ? "" : " (deposed object " + op.deposed_key + ")"));
     auto t0 = Clock::now();
     bool ok = false;
     if (Provider* p = GetProvider(c)) {
-      switch (op.kind) {
-        case ApplyOp::kCreate: ok = RunCreate(c, p); break;
-        case ApplyOp::kUpdate: ok = RunUpdate(c, p); break;
-        case ApplyOp::kDelete: ok = RunDelete(c, op, p); break;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ++active[p];
       }
+      switch (op.kind) {
+        case ApplyOp::kCreate: {
+          if (!op.depose_key.empty() && !Depose(c, op.depose_key)) break;
+          bool created = false;
+          ok = RunCreate(n, c, p, &created);
+          // Nothing new was made: the old object is current again.
+          if (!ok && !created && !op.depose_key.empty()) Undepose(c, op.depose_key);
+          break;
+        }
+        case ApplyOp::kUpdate: ok = RunUpdate(n, c, p); break;
+        case ApplyOp::kDelete: ok = RunDelete(n, c, op, p); break;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      if (--active[p] == 0) active.erase(p);
     }
     std::string elapsed = Elapsed(Clock::now() - t0);
     if (!ok) {
@@ -394,7 +590,7 @@ struct Walk {
       return;
     }
     std::string id;
-    if (op.kind != ApplyOp::kDelete) {
+    if (op.kind != ApplyOp::kDelete && options.log) {
       if (auto r = CurrentOf(c.address))
         if (r->attributes.contains("id") && r->attributes["id"].is_string())
           id = " [id=" + r->attributes["id"].get<std::string>() + "]";
@@ -408,28 +604,44 @@ struct Walk {
     --in_flight;
     started.erase(n);
     state_[n] = ok ? 2 : 3;
+    if (cancel_sent) ++result.aborted;
+    Stamp(&ApplyOpTiming::finished, n);
     if (ok) {
       ++result.succeeded;
-      for (dag::NodeId m : graph.Successors(n))
-        if (--waiting[m] == 0) ready.push({priority[m], graph.Name(m), m});
+      // This worker takes the best ready node itself as soon as it
+      // returns; one more worker is woken for each other node released.
+      bool first = true;
+      for (dag::NodeId m : graph.Successors(n)) {
+        if (--waiting[m] != 0) continue;
+        ready.push({priority[m], rank[m], m});
+        Stamp(&ApplyOpTiming::ready, m);
+        if (!first) work_cv.notify_one();
+        first = false;
+      }
     } else {
       ++result.failed;
     }
-    if (in_flight == 0 && (ready.empty() || Interrupt() > 0)) finished = true;
-    cv.notify_all();
+    if (in_flight == 0 && (ready.empty() || Interrupt() > 0)) {
+      finished = true;
+      work_cv.notify_all();
+      ticker_cv.notify_all();
+    }
   }
 
   void Worker() {
+    std::vector<dag::NodeId> announce;
     std::unique_lock<std::mutex> lock(mu);
     while (true) {
-      cv.wait_for(lock, std::chrono::milliseconds(100), [&] {
+      // The timeout only matters for Ctrl-C, which arrives without a notify.
+      work_cv.wait_for(lock, std::chrono::milliseconds(100), [&] {
         return finished || (!ready.empty() && Interrupt() == 0) || (Interrupt() > 0 && in_flight == 0);
       });
       if (finished) return;
       if (Interrupt() > 0) {
         if (in_flight == 0) {
           finished = true;
-          cv.notify_all();
+          work_cv.notify_all();
+          ticker_cv.notify_all();
           return;
         }
         continue;
@@ -440,18 +652,40 @@ struct Walk {
       state_[n] = 1;
       ++in_flight;
       started[n] = Clock::now();
+      Stamp(&ApplyOpTiming::started, n);
+      // Journal one step ahead: a create all of whose dependencies have
+      // started gets its intent written now, to be durable by the time the
+      // last of them finishes.
+      announce.clear();
+      if (ctx.journal) {
+        for (dag::NodeId m : graph.Successors(n))
+          if (--unstarted[m] == 0 && ops[m].kind == ApplyOp::kCreate) announce.push_back(m);
+      }
       lock.unlock();
+      Announce(announce);
       Run(n);
       lock.lock();
     }
   }
 
-  // Prints "Still creating... [10s elapsed]" for long operations.
+  // Prints "Still creating... [10s elapsed]" for long operations, and on a
+  // second interrupt asks the providers with calls in flight to abort them.
   void Ticker() {
     std::unique_lock<std::mutex> lock(mu);
     std::map<dag::NodeId, int> reported;
     while (!finished) {
-      cv.wait_for(lock, std::min(options.progress_interval, std::chrono::milliseconds(1000)));
+      ticker_cv.wait_for(lock, std::chrono::milliseconds(100));
+      if (finished) break;
+      if (Interrupt() >= 2 && !cancel_sent) {
+        cancel_sent = true;  // Finish counts each aborted operation from now on
+        std::vector<Provider*> providers;
+        for (const auto& [p, count] : active) providers.push_back(p);
+        lock.unlock();
+        Log("Second interrupt: asking providers to abort the operations in flight...");
+        for (Provider* p : providers) p->Cancel();
+        lock.lock();
+        continue;
+      }
       auto now = Clock::now();
       for (const auto& [n, t] : started) {
         auto periods = (now - t) / options.progress_interval;
@@ -531,13 +765,35 @@ ApplyResult ApplyPlan(Plan& plan, const PlanContext& ctx, const ApplyOptions& op
   AdoptRefreshed(plan, ctx, diags);
   size_t n = w.graph.size();
   w.waiting.resize(n);
+  w.unstarted.resize(n);
   w.state_.assign(n, 0);
+  w.intent.assign(n, Walk::kNoIntent);
+  w.sent.assign(n, 0);
+  w.trace = options.timings != nullptr;
+  if (w.trace) w.timing.assign(n, ApplyOpTiming{});
   w.priority = w.graph.RemainingPath();
+  {
+    std::vector<dag::NodeId> by_name(n);
+    for (dag::NodeId i = 0; i < n; ++i) by_name[i] = i;
+    std::sort(by_name.begin(), by_name.end(),
+              [&](dag::NodeId a, dag::NodeId b) { return w.graph.Name(a) < w.graph.Name(b); });
+    w.rank.resize(n);
+    for (size_t i = 0; i < n; ++i) w.rank[by_name[i]] = static_cast<uint32_t>(i);
+  }
+  std::vector<dag::NodeId> first_intents;
   for (dag::NodeId i = 0; i < n; ++i) {
-    w.waiting[i] = w.graph.Predecessors(i).size();
-    if (w.waiting[i] == 0) w.ready.push({w.priority[i], w.graph.Name(i), i});
+    w.waiting[i] = w.unstarted[i] = static_cast<uint32_t>(w.graph.Predecessors(i).size());
+    if (w.waiting[i] == 0) {
+      w.ready.push({w.priority[i], w.rank[i], i});
+      w.Stamp(&ApplyOpTiming::ready, i);
+      if (ctx.journal && w.ops[i].kind == ApplyOp::kCreate) first_intents.push_back(i);
+    }
   }
   if (n == 0) w.finished = true;
+  if (ctx.journal && n > 0) w.syncer = std::thread([&w] { w.SyncerLoop(); });
+  if (n > 0) w.saver = std::thread([&w] { w.SaverLoop(); });
+  // The creates that can start at once share one sync.
+  w.Announce(first_intents);
   int workers = std::max(1, std::min<int>(options.parallelism, static_cast<int>(n)));
   std::vector<std::thread> threads;
   for (int i = 0; i < workers && n > 0; ++i) threads.emplace_back([&w] { w.Worker(); });
@@ -547,14 +803,36 @@ ApplyResult ApplyPlan(Plan& plan, const PlanContext& ctx, const ApplyOptions& op
   {
     std::lock_guard<std::mutex> lock(w.mu);
     w.finished = true;
-    w.cv.notify_all();
+    w.ticker_cv.notify_all();
   }
   if (ticker.joinable()) ticker.join();
-  w.JoinSavers();
+  // The last state write, then the journal: begun creates that were never
+  // sent are closed (nothing to recover for them).
+  {
+    std::lock_guard<std::mutex> lock(w.save_mu);
+    w.save_stop = true;
+    w.save_cv.notify_one();
+  }
+  if (w.saver.joinable()) w.saver.join();
+  if (w.syncer.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(w.sync_mu);
+      w.sync_stop = true;
+      w.sync_cv.notify_one();
+    }
+    w.syncer.join();
+  }
+  if (ctx.journal) {
+    for (dag::NodeId i = 0; i < n; ++i) {
+      if (w.intent[i] == Walk::kNoIntent || w.intent[i] == Walk::kIntentFailed || w.sent[i]) continue;
+      Diagnostics d;
+      ctx.journal->Complete(plan.changes[w.ops[i].change].address, d);
+    }
+  }
   if (w.save_failed) ++w.result.failed;
   for (dag::NodeId i = 0; i < n; ++i)
     if (w.state_[i] == 0) ++w.result.skipped;
-  w.result.interrupted = w.Interrupt() > 0 && w.result.skipped > 0;
+  w.result.interrupted = w.Interrupt() > 0 && (w.result.skipped > 0 || w.result.aborted > 0);
   if (w.result.skipped > 0 && !w.result.interrupted && w.result.failed > 0) {
     std::vector<std::string> names;
     for (dag::NodeId i = 0; i < n; ++i)
@@ -566,6 +844,7 @@ ApplyResult ApplyPlan(Plan& plan, const PlanContext& ctx, const ApplyOptions& op
   }
   SaveOutputs(plan, ctx, diags);
   if (ctx.journal) ctx.journal->Compact(diags);
+  if (options.timings) *options.timings = std::move(w.timing);
   return w.result;
 }
 

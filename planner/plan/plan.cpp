@@ -404,7 +404,14 @@ json SavedPlanToJson(const Plan& plan) {
     a["prior_dependencies"] = c.prior_dependencies;
     a["create_before_destroy"] = c.create_before_destroy;
     a["has_prior"] = c.prior.has_value();
-    if (c.prior) priors.push_back(*c.prior);
+    if (!c.deposed_key.empty()) {
+      // Beside its current object's prior (same address), so kept inline.
+      a["deposed_key"] = c.deposed_key;
+      a["has_prior"] = false;
+      if (c.prior) a["deposed_prior"] = state::ResourceToJson(*c.prior);
+    } else if (c.prior) {
+      priors.push_back(*c.prior);
+    }
     actions.push_back(a);
   }
   saved["actions"] = actions;
@@ -465,6 +472,16 @@ bool SavedPlanFromJson(const json& j, Plan* out, std::string* error) {
     c.dependencies = a.value("dependencies", std::vector<std::string>{});
     c.prior_dependencies = a.value("prior_dependencies", std::vector<std::string>{});
     c.create_before_destroy = a.value("create_before_destroy", false);
+    c.deposed_key = a.value("deposed_key", "");
+    if (a.contains("deposed_prior")) {
+      state::ResourceState r;
+      std::string problem;
+      if (!state::ResourceFromJson(a["deposed_prior"], &r, &problem)) {
+        *error = "saved plan has a malformed deposed object of " + c.address + ": " + problem;
+        return false;
+      }
+      c.prior = r;
+    }
     if (a.value("has_prior", false)) {
       auto it = prior_by_addr.find(c.address);
       if (it == prior_by_addr.end()) {
@@ -475,8 +492,8 @@ bool SavedPlanFromJson(const json& j, Plan* out, std::string* error) {
     }
     p.changes.push_back(std::move(c));
   }
-  std::sort(p.changes.begin(), p.changes.end(),
-            [](const auto& a, const auto& b) { return a.address < b.address; });
+  std::stable_sort(p.changes.begin(), p.changes.end(),
+                   [](const auto& a, const auto& b) { return a.address < b.address; });
   // What `kiln show FILE` renders besides the actions.
   const json output_changes = j.value("output_changes", json::object());
   for (const auto& [name, o] : output_changes.items()) {

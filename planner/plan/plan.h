@@ -35,6 +35,7 @@ inline constexpr char kReasonNotInConfig[] = "not_in_config";
 inline constexpr char kReasonDestroy[] = "destroy";
 inline constexpr char kReasonDriftChanged[] = "changed_outside_kiln";
 inline constexpr char kReasonDriftDeleted[] = "deleted_outside_kiln";
+inline constexpr char kReasonDeposed[] = "deposed_object";
 
 struct ResourceChange {
   std::string address, module, kind, name;
@@ -58,6 +59,9 @@ struct ResourceChange {
   std::vector<std::string> dependencies;
   std::vector<std::string> prior_dependencies;
   bool create_before_destroy = false;
+  // A delete of a deposed object (State::deposed) left by an interrupted
+  // create_before_destroy replacement: its key; "" for everything else.
+  std::string deposed_key;
   // The recorded state before the change (redacted), for update/delete.
   std::optional<state::ResourceState> prior;
   // Never serialized: plain values for the provider. Filled from the

@@ -275,6 +275,8 @@ std::string DescribeChange(const ResourceChange& c, bool drift) {
     case Action::kCreate: return "will be created";
     case Action::kUpdate: return "will be updated in place";
     case Action::kDelete:
+      if (r == kReasonDeposed)
+        return "deposed object " + c.deposed_key + " will be destroyed (deposed object, left by an interrupted replacement)";
       return r == kReasonNotInConfig ? "will be destroyed (no longer in the configuration)"
                                      : "will be destroyed";
     case Action::kReplace: {

@@ -35,7 +35,9 @@ void AppendField(std::string& out, const char* name, const json& value, int inde
 
 std::string SerializeHeader(const State& state) {
   std::string out = "{\n";
-  AppendField(out, "version", kStateFormatVersion, 2, false);
+  // Version 1 unless there are deposed objects (which a v1 reader would
+  // silently drop): older kilns keep reading ordinary states.
+  AppendField(out, "version", state.deposed.empty() ? 1 : kStateFormatVersion, 2, false);
   AppendField(out, "serial", state.serial, 2, false);
   AppendField(out, "lineage", state.lineage, 2, false);
   AppendField(out, "kiln_version", state.kiln_version, 2, false);
@@ -95,6 +97,18 @@ std::string SerializeBody(const State& state, BodyCache* cache) {
     out += "  ],\n";
   }
   if (cache != nullptr) *cache = std::move(next);
+  if (!state.deposed.empty()) {
+    out += "  \"deposed\": [\n";
+    for (size_t i = 0; i < state.deposed.size(); ++i) {
+      std::string text = SerializeResource(state.deposed[i]);
+      // The key goes right after the address.
+      size_t at = text.find(",\n", text.find("\"address\""));
+      text.insert(at + 2, "      \"deposed_key\": " + json(state.deposed[i].deposed_key).dump() + ",\n");
+      out += text;
+      out += i + 1 < state.deposed.size() ? ",\n" : "\n";
+    }
+    out += "  ],\n";
+  }
   json outputs = json::object();
   for (const auto& [name, o] : state.outputs) {
     json entry = {{"value", o.value}, {"sensitive", o.sensitive}};
@@ -222,6 +236,7 @@ bool ReadResource(const json& r, size_t index, ResourceState* out, std::string* 
   }
   if (!GetPaths(r, "duration_paths", &out->duration_paths, problem, where)) return false;
   if (!GetPaths(r, "bytes_paths", &out->bytes_paths, problem, where)) return false;
+  if (!GetString(r, "deposed_key", &out->deposed_key, problem, where, false)) return false;
   return true;
 }
 
@@ -246,6 +261,7 @@ json ResourceJson(const ResourceState& r) {
   if (r.create_before_destroy) j["create_before_destroy"] = true;
   if (!r.duration_paths.empty()) j["duration_paths"] = r.duration_paths;
   if (!r.bytes_paths.empty()) j["bytes_paths"] = r.bytes_paths;
+  if (!r.deposed_key.empty()) j["deposed_key"] = r.deposed_key;
   return j;
 }
 
@@ -275,6 +291,11 @@ bool ReadV1(const json& doc, const std::string& file, State* out, std::string* p
     for (size_t i = 0; i < it->size(); ++i) {
       ResourceState r;
       if (!ReadResource((*it)[i], i, &r, problem)) return false;
+      if (!r.deposed_key.empty()) {
+        *problem = "resources[" + std::to_string(i) + "] (" + r.address +
+                   "): deposed_key belongs in the \"deposed\" list";
+        return false;
+      }
       s.resources.push_back(std::move(r));
     }
   }
@@ -284,6 +305,28 @@ bool ReadV1(const json& doc, const std::string& file, State* out, std::string* p
     if (s.resources[i].address == s.resources[i - 1].address) {
       *problem = "resource " + s.resources[i].address + " appears twice";
       return false;
+    }
+  }
+  if (auto it = doc.find("deposed"); it != doc.end()) {
+    if (!it->is_array()) {
+      *problem = "field \"deposed\" must be an array";
+      return false;
+    }
+    for (size_t i = 0; i < it->size(); ++i) {
+      ResourceState r;
+      if (!ReadResource((*it)[i], i, &r, problem)) {
+        *problem = "deposed" + problem->substr(problem->find('['));
+        return false;
+      }
+      if (r.deposed_key.empty()) {
+        *problem = "deposed[" + std::to_string(i) + "] (" + r.address + "): missing field \"deposed_key\"";
+        return false;
+      }
+      if (s.FindDeposed(r.address, r.deposed_key)) {
+        *problem = "deposed object " + r.address + " " + r.deposed_key + " appears twice";
+        return false;
+      }
+      s.AddDeposed(std::move(r));
     }
   }
   if (auto it = doc.find("outputs"); it != doc.end()) {

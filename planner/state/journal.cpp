@@ -14,6 +14,19 @@ namespace kiln::state {
 
 using nlohmann::json;
 
+namespace {
+
+json BeginRecord(const JournalEntry& entry) {
+  return json{{"op", "begin"},
+              {"address", entry.address},
+              {"kind", entry.kind},
+              {"provider", entry.provider},
+              {"provider_type", entry.provider_type},
+              {"started", entry.started.empty() ? NowUtc() : entry.started}};
+}
+
+}  // namespace
+
 Journal::Journal(std::string path) : path_(std::move(path)) {}
 
 Journal::~Journal() {
@@ -114,16 +127,25 @@ bool Journal::SyncThrough(uint64_t seq, std::unique_lock<std::mutex>& lock, Diag
 
 bool Journal::BeginCreate(const JournalEntry& entry, Diagnostics& diags) {
   std::unique_lock<std::mutex> lock(mu_);
-  json record = {{"op", "begin"},
-                 {"address", entry.address},
-                 {"kind", entry.kind},
-                 {"provider", entry.provider},
-                 {"provider_type", entry.provider_type},
-                 {"started", entry.started.empty() ? NowUtc() : entry.started}};
-  uint64_t seq = WriteLocked(record, diags);
+  uint64_t seq = WriteLocked(BeginRecord(entry), diags);
   if (seq == 0) return false;
   // The create must not reach the provider before its intent is durable.
   return SyncThrough(seq, lock, diags);
+}
+
+uint64_t Journal::Announce(const JournalEntry& entry, Diagnostics& diags) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return WriteLocked(BeginRecord(entry), diags);
+}
+
+bool Journal::WaitDurable(uint64_t seq, Diagnostics& diags) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return SyncThrough(seq, lock, diags);
+}
+
+bool Journal::Sync(Diagnostics& diags) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return SyncThrough(written_seq_, lock, diags);
 }
 
 bool Journal::Complete(const std::string& address, Diagnostics& diags) {
@@ -196,17 +218,24 @@ bool Journal::Compact(Diagnostics& diags) {
   }
   std::string text;
   for (const JournalEntry& e : pending) {
-    text += json{{"op", "begin"},
-                 {"address", e.address},
-                 {"kind", e.kind},
-                 {"provider", e.provider},
-                 {"provider_type", e.provider_type},
-                 {"started", e.started}}
-                .dump() +
-            "\n";
+    text += BeginRecord(e).dump() + "\n";
   }
   struct stat st;
   if (text.empty() && ::stat(path_.c_str(), &st) != 0) return true;  // no journal at all
+  if (text.empty()) {
+    // Nothing pending: empty the file in place, without a sync. Should the
+    // truncation be lost in a crash, the old records come back, and every
+    // begin in them is completed or names an object already in state (the
+    // next plan reads it back once): harmless, and it keeps an fsync off
+    // the end of every apply.
+    if (::truncate(path_.c_str(), 0) != 0) {
+      diags.Error("E0821", SourceRange{}, "cannot compact the intent journal " + path_ + ": " +
+                                              fs::ErrnoText(errno));
+      return false;
+    }
+    synced_seq_ = written_seq_;  // nothing left that could need a sync
+    return true;
+  }
   std::string error;
   if (!fs::WriteFileAtomic(path_, text, 0600, &error)) {
     diags.Error("E0821", SourceRange{}, "cannot compact the intent journal " + path_ + ": " + error);

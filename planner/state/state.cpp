@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <tuple>
 #include <cstdio>
 #include <ctime>
 
@@ -50,6 +51,31 @@ bool State::Remove(const std::string& address) {
   return true;
 }
 
+const ResourceState* State::FindDeposed(const std::string& address, const std::string& key) const {
+  for (const ResourceState& r : deposed)
+    if (r.address == address && r.deposed_key == key) return &r;
+  return nullptr;
+}
+
+void State::AddDeposed(ResourceState resource) {
+  RemoveDeposed(resource.address, resource.deposed_key);
+  auto less = [](const ResourceState& a, const ResourceState& b) {
+    return std::tie(a.address, a.deposed_key) < std::tie(b.address, b.deposed_key);
+  };
+  auto it = std::upper_bound(deposed.begin(), deposed.end(), resource, less);
+  deposed.insert(it, std::move(resource));
+}
+
+bool State::RemoveDeposed(const std::string& address, const std::string& key) {
+  for (auto it = deposed.begin(); it != deposed.end(); ++it) {
+    if (it->address == address && it->deposed_key == key) {
+      deposed.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
 std::vector<std::string> State::Addresses() const {
   std::vector<std::string> out;
   out.reserve(resources.size());
@@ -59,7 +85,7 @@ std::vector<std::string> State::Addresses() const {
 
 bool State::SameContent(const State& other) const {
   return lineage == other.lineage && hash_key_id == other.hash_key_id &&
-         resources == other.resources && outputs == other.outputs;
+         resources == other.resources && outputs == other.outputs && deposed == other.deposed;
 }
 
 std::string SerializeState(const State& state) {
@@ -137,6 +163,7 @@ bool ParseState(const std::string& text, const std::string& file, const std::str
   bool ok = false;
   switch (v) {
     case 1:
+    case 2:  // v1 plus the optional `deposed` list (ReadV1 reads both)
       ok = format::ReadV1(doc, file, out, &problem);
       break;
     default:

@@ -33,7 +33,9 @@
 namespace kiln::state {
 
 // The format this kiln writes; readers exist for every version up to it.
-inline constexpr int kStateFormatVersion = 1;
+// Version 2 adds `deposed`; a state without deposed objects is still
+// written as version 1, so older kilns keep reading it (see docs/state.md).
+inline constexpr int kStateFormatVersion = 2;
 inline constexpr char kDefaultStatePath[] = ".kiln/state.json";
 // What stands in for a sensitive value in state, in `state show` and `output`.
 inline constexpr char kSensitivePlaceholder[] = "(sensitive)";
@@ -67,6 +69,9 @@ struct ResourceState {
   // that stop before them stay warning-free.)
   std::vector<Path> duration_paths = {};
   std::vector<Path> bytes_paths = {};
+  // Only in State::deposed: the key that tells deposed objects of one
+  // address apart (8 hex digits).
+  std::string deposed_key;
 
   bool operator==(const ResourceState&) const = default;
 };
@@ -94,6 +99,11 @@ struct State {
   std::string hash_key_id;
   std::vector<ResourceState> resources;  // sorted by address, unique
   std::map<std::string, OutputState> outputs;
+  // Old objects of create_before_destroy replacements that are not deleted
+  // yet (recorded before the new object is created; removed once the old
+  // one is deleted). The next plan deletes any left by an interrupted
+  // apply. Sorted by (address, deposed_key).
+  std::vector<ResourceState> deposed;
 
   // Binary search; null when absent.
   const ResourceState* Find(const std::string& address) const;
@@ -103,6 +113,9 @@ struct State {
   // Returns false if there was no such address.
   bool Remove(const std::string& address);
   std::vector<std::string> Addresses() const;  // sorted
+  const ResourceState* FindDeposed(const std::string& address, const std::string& key) const;
+  void AddDeposed(ResourceState resource);  // resource.deposed_key set
+  bool RemoveDeposed(const std::string& address, const std::string& key);
   // Everything but serial and kiln_version: what "changed" means for serial.
   bool SameContent(const State& other) const;
 };
@@ -347,6 +360,17 @@ class Journal {
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
   bool BeginCreate(const JournalEntry& entry, Diagnostics& diags);
+  // BeginCreate in two halves, so that an intent can be written ahead of
+  // time and its sync overlap other work: Announce writes the begin record
+  // (not yet durable) and returns its sequence number (0 on error);
+  // WaitDurable(seq) returns once that record is on disk (leading a group
+  // sync if none is running). The create may be sent only after
+  // WaitDurable. An announced create that is then never sent must be
+  // closed with Complete (the apply walk does, for what it did not start).
+  uint64_t Announce(const JournalEntry& entry, Diagnostics& diags);
+  bool WaitDurable(uint64_t seq, Diagnostics& diags);
+  // Makes everything written so far durable (one group sync).
+  bool Sync(Diagnostics& diags);
   bool Complete(const std::string& address, Diagnostics& diags);
   // Begun-but-not-completed creates, sorted by address. A torn last line (a
   // crash mid-append) is ignored; a bad line elsewhere is W0820 and skipped.

@@ -220,6 +220,7 @@ bool StateStore::Update(const std::function<void(State&)>& edit, Diagnostics& di
     State header;  // only the header fields: copying resources would cost O(n)
     header.lineage = current_.lineage;
     header.hash_key_id = current_.hash_key_id;
+    header.deposed = current_.deposed;  // decides the version written (few, if any)
     header.serial = persisted_serial_ + 1;
     header.kiln_version = KILN_VERSION;
     std::string text = format::Assemble(format::SerializeHeader(header), body);

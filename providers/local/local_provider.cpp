@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -234,6 +235,9 @@ const char* kJobWrapper =
 
 // ------------------------------------------------------------ the provider
 
+// The cancel generation an Apply started under (see LocalProvider::Cancel).
+thread_local uint64_t t_apply_gen = 0;
+
 class LocalProvider : public Provider {
  public:
   LocalProvider(std::shared_ptr<local::System> sys, const local::GpuCatalog* catalog)
@@ -409,7 +413,13 @@ class LocalProvider : public Provider {
     return resp;
   }
 
+  // Cancellation: Apply notes the cancel generation on its thread; the
+  // waits (health checks, `wait = true` jobs) give up once it moves.
+  void Cancel() override { ++cancel_gen_; }
+  bool Cancelled() const { return cancel_gen_.load() != t_apply_gen; }
+
   ApplyResponse Apply(const ApplyRequest& req) override {
+    t_apply_gen = cancel_gen_.load();
     ApplyResponse resp;
     if (ContainsUnknown(req.config)) {
       resp.diagnostics.push_back(Err("the configuration of " + req.address +
@@ -917,6 +927,13 @@ class LocalProvider : public Provider {
     int64_t start = sys_->NowMs(), last_note = start;
     RefreshJob(dir, state);
     while ((*state)["status"] == "running") {
+      if (Cancelled()) {
+        // The job itself keeps running (it is recorded, tainted); only
+        // kiln's wait for it is aborted.
+        diags->push_back(Err("cancelled while waiting for training job " + req.address +
+                             " to finish; the job keeps running"));
+        return;
+      }
       sys_->SleepMs(200);
       RefreshJob(dir, state);
       int64_t now = sys_->NowMs();
@@ -988,6 +1005,13 @@ class LocalProvider : public Provider {
     while (true) {
       last_status = sys_->HttpGet(url, 1000);
       if (last_status >= 200 && last_status < 300) return true;
+      if (Cancelled()) {
+        // A replica that never became healthy is stopped, not left behind.
+        StopSession(r.pid);
+        *error = "cancelled while waiting for replica " + std::to_string(r.index) +
+                 " to be healthy; the replica was stopped";
+        return false;
+      }
       if (!sys_->Alive(r.pid)) {
         *error = "replica " + std::to_string(r.index) + " exited before it was healthy; last lines of its log:\n" +
                  LastLines(dir / ("replica-" + std::to_string(r.index) + ".log"), 10);
@@ -1182,6 +1206,7 @@ class LocalProvider : public Provider {
   bool simulated_ = false;
   std::mutex reservations_mu_, id_mu_;
   int id_counter_ = 0;
+  std::atomic<uint64_t> cancel_gen_{0};
 };
 
 }  // namespace

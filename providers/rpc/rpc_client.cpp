@@ -1,5 +1,6 @@
 #include "providers/rpc/rpc_client.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -53,10 +54,24 @@ std::unique_ptr<RpcClient> RpcClient::Start(const RpcOptions& options, std::stri
   client->in_fd_ = child.in_fd;
   client->out_fd_ = child.out_fd;
   client->err_fd_ = child.err_fd;
+  if (pipe2(client->wake_fds_, O_CLOEXEC | O_NONBLOCK) != 0) client->wake_fds_[0] = client->wake_fds_[1] = -1;
   return client;
 }
 
-RpcClient::~RpcClient() { Shutdown(); }
+RpcClient::~RpcClient() {
+  Shutdown();
+  CloseFd(wake_fds_[0]);
+  CloseFd(wake_fds_[1]);
+}
+
+void RpcClient::Cancel() {
+  ++cancel_gen_;
+  if (wake_fds_[1] >= 0) {
+    char b = 1;
+    ssize_t n = write(wake_fds_[1], &b, 1);  // full pipe: a wake-up is pending anyway
+    (void)n;
+  }
+}
 
 bool RpcClient::alive() const {
   std::lock_guard<std::mutex> lock(call_mu_);
@@ -156,7 +171,13 @@ RpcResult RpcClient::Fail(const std::string& message) {
 RpcResult RpcClient::Call(const std::string& method, const json& params,
                           const std::string& operation, int timeout_ms,
                           const NotificationFn& on_notification) {
+  const uint64_t gen = cancel_gen_.load();
   std::lock_guard<std::mutex> lock(call_mu_);
+  if (cancel_gen_.load() != gen) {
+    RpcResult r;
+    r.error = Prefix() + " did not run " + operation + ": cancelled before it was sent";
+    return r;
+  }
   if (dead_) {
     RpcResult r;
     r.error = Prefix() + " cannot run " + operation + ": it is no longer running (" +
@@ -185,10 +206,15 @@ RpcResult RpcClient::Call(const std::string& method, const json& params,
     return Fail(Prefix() + " crashed during " + operation + " (" + how + ")");
   };
 
+  bool cancel_sent = false;
   while (true) {
-    pollfd fds[3];
+    pollfd fds[4];
     int nfds = 0;
-    int out_index = -1, err_index = -1, in_index = -1;
+    int out_index = -1, err_index = -1, in_index = -1, wake_index = -1;
+    if (wake_fds_[0] >= 0 && !cancel_sent) {
+      wake_index = nfds;
+      fds[nfds++] = {wake_fds_[0], POLLIN, 0};
+    }
     if (out_fd_ >= 0) {
       out_index = nfds;
       fds[nfds++] = {out_fd_, POLLIN, 0};
@@ -206,12 +232,29 @@ RpcResult RpcClient::Call(const std::string& method, const json& params,
     if (ready < 0 && errno == EINTR) continue;
     if (ready == 0 || RemainingMs(deadline) == 0) {
       DrainStderr(false);
-      std::string why = "did not answer " + operation + " within " + Seconds(timeout_ms) +
-                        " and was killed";
+      std::string why = cancel_sent ? "did not stop " + operation + " within " +
+                                          Seconds(options_.cancel_grace_ms) +
+                                          " of being asked to cancel it, and was killed"
+                                    : "did not answer " + operation + " within " +
+                                          Seconds(timeout_ms) + " and was killed";
       Die(why);
       return Fail(Prefix() + " " + why);
     }
     if (err_index >= 0 && fds[err_index].revents) DrainStderr(false);
+    if (wake_index >= 0 && fds[wake_index].revents) {
+      char drain[64];
+      while (read(wake_fds_[0], drain, sizeof drain) > 0) {
+      }
+      if (cancel_gen_.load() != gen) {
+        // The JSON-RPC cancel notification (as in LSP); the plugin answers
+        // the request soon, with an error or with what it had done.
+        json note = {{"jsonrpc", "2.0"}, {"method", "$/cancelRequest"}, {"params", {{"id", id}}}};
+        pending += Frame(Dump(note));
+        cancel_sent = true;
+        auto grace = Clock::now() + std::chrono::milliseconds(options_.cancel_grace_ms);
+        if (grace < deadline) deadline = grace;
+      }
+    }
     if (in_index >= 0 && (fds[in_index].revents & (POLLOUT | POLLERR | POLLHUP))) {
       ssize_t n = write(in_fd_, pending.data() + written, pending.size() - written);
       if (n > 0) {

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -25,6 +26,9 @@ struct RpcOptions {
   bool forward_stderr = false;      // copy stderr lines to kiln's stderr (KILN_LOG)
   std::string log_path;             // append stderr lines here when not empty
   size_t stderr_lines_kept = 20;
+  // After Cancel(), how long a call in flight may take to answer before
+  // the plugin is killed.
+  int cancel_grace_ms = 5000;
 };
 
 struct RpcResult {
@@ -48,6 +52,12 @@ class RpcClient {
   RpcResult Call(const std::string& method, const nlohmann::json& params,
                  const std::string& operation, int timeout_ms,
                  const NotificationFn& on_notification = nullptr);
+
+  // Aborts the calls made before it (safe from any thread, returns at
+  // once): the one in flight gets a `$/cancelRequest` notification
+  // `{id}` and has cancel_grace_ms to answer (else the plugin is killed);
+  // those still waiting to be sent fail without being sent.
+  void Cancel();
 
   // Sends `shutdown`, closes stdin and waits briefly; kills if needed.
   void Shutdown();
@@ -74,6 +84,8 @@ class RpcClient {
   std::deque<std::string> stderr_tail_;
   FrameReader reader_;
   int64_t next_id_ = 0;
+  std::atomic<uint64_t> cancel_gen_{0};
+  int wake_fds_[2] = {-1, -1};  // Cancel() writes a byte to wake poll()
   bool dead_ = false;
   std::string dead_reason_;
 };

@@ -209,6 +209,10 @@ class PluginProvider : public Provider {
     if (client_) client_->Shutdown();
   }
 
+  void Cancel() override {
+    if (client_) client_->Cancel();
+  }
+
  private:
   // One call; false (with an error in *diags) when there is no usable result.
   bool Call(const std::string& method, const json& params, const std::string& op, json* result,
@@ -333,6 +337,7 @@ std::unique_ptr<Provider> StartPlugin(const PluginOptions& options, ProviderDiag
   ro.name = options.type;
   ro.path = options.path;
   ro.shutdown_timeout_ms = options.shutdown_timeout_ms;
+  ro.cancel_grace_ms = options.cancel_grace_ms;
   ro.forward_stderr = options.forward_stderr || std::getenv("KILN_LOG") != nullptr;
   ro.log_path = options.log_path;
   std::string error;

@@ -18,6 +18,9 @@ struct PluginOptions {
   int call_timeout_ms = 5 * 60 * 1000;
   int initialize_timeout_ms = 30 * 1000;
   int shutdown_timeout_ms = 2000;
+  // After Provider::Cancel, how long a call may take before the plugin is
+  // killed (see docs/providers.md, "Cancellation").
+  int cancel_grace_ms = 5000;
   bool forward_stderr = false;  // defaults to whether KILN_LOG is set (see StartPlugin)
   std::string log_path;
 };

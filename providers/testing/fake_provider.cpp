@@ -75,10 +75,21 @@ void FakeProvider::Record(const std::string& op, const std::string& address,
   calls_.push_back({op, address, detail});
 }
 
-void FakeProvider::Wait(int ms) {
-  if (ms <= 0) return;
-  if (options_.sleep) return options_.sleep(std::chrono::milliseconds(ms));
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+bool FakeProvider::Wait(int ms, uint64_t gen) {
+  if (ms > 0 && options_.sleep) options_.sleep(std::chrono::milliseconds(ms));
+  if (ms > 0 && !options_.sleep) {
+    std::unique_lock<std::mutex> lock(cancel_mu_);
+    cancel_cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return cancel_gen_.load() != gen; });
+  }
+  if (cancel_gen_.load() == gen) return true;
+  ++cancelled_;
+  return false;
+}
+
+void FakeProvider::Cancel() {
+  std::lock_guard<std::mutex> lock(cancel_mu_);
+  ++cancel_gen_;
+  cancel_cv_.notify_all();
 }
 
 void FakeProvider::Enter() {
@@ -225,7 +236,7 @@ ValidateResponse FakeProvider::Validate(const ValidateRequest& req) {
 
 PlanResponse FakeProvider::Plan(const PlanRequest& req) {
   Record("plan", req.address, "");
-  Wait(options_.plan_ms);
+  Wait(options_.plan_ms, CancelGen());
   PlanResponse r;
   auto kind = options_.schema.kinds.find(req.kind);
   if (kind == options_.schema.kinds.end()) {
@@ -260,10 +271,17 @@ PlanResponse FakeProvider::Plan(const PlanRequest& req) {
 }
 
 ApplyResponse FakeProvider::Apply(const ApplyRequest& req) {
+  uint64_t gen = CancelGen();
   Enter();
   Record("apply", req.address, req.prior.is_null() ? "create" : "update");
-  Wait(options_.apply_ms);
   ApplyResponse r;
+  if (!Wait(options_.apply_ms, gen)) {
+    r.state = req.prior;  // an update left the object as it was
+    r.diagnostics = Error("cancelled: the " + std::string(req.prior.is_null() ? "create" : "update") +
+                          " was aborted before it took effect");
+    Leave();
+    return r;
+  }
   bool fail;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -285,17 +303,33 @@ ApplyResponse FakeProvider::Apply(const ApplyRequest& req) {
   if (state.contains("id")) state["id"] = id;
   if (state.contains("status")) state["status"] = "ready";
   ClearUnknowns(state);
-  Store(id, json{{"address", req.address}, {"kind", req.kind}, {"state", state}});
+  json record{{"address", req.address}, {"kind", req.kind}, {"state", state}};
+  // When it was made, so that recovering an interrupted create by address
+  // finds the newest object (a create_before_destroy replacement leaves
+  // two with one address for a while).
+  if (req.prior.is_null()) {
+    record["created"] = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  } else if (auto old = Load(id)) {
+    record["created"] = old->value("created", int64_t{0});
+  }
+  Store(id, record);
   r.state = state;
   Leave();
   return r;
 }
 
 ReadResponse FakeProvider::Read(const ReadRequest& req) {
+  uint64_t gen = CancelGen();
   Enter();
   Record("read", req.address, req.state.is_null() ? "recover" : "");
-  Wait(options_.read_ms);
   ReadResponse r;
+  if (!Wait(options_.read_ms, gen)) {
+    r.diagnostics = Error("cancelled: the read was aborted");
+    Leave();
+    return r;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (options_.fail_read.count(req.address)) {
@@ -306,11 +340,13 @@ ReadResponse FakeProvider::Read(const ReadRequest& req) {
   }
   if (req.state.is_null()) {
     // Recovery of an interrupted create: find the object by its address.
+    int64_t newest = -1;
     for (const auto& [id, rec] : Objects()) {
-      if (rec.value("address", "") == req.address) {
-        r.state = rec["state"];
-        break;
-      }
+      if (rec.value("address", "") != req.address) continue;
+      int64_t created = rec.value("created", int64_t{0});
+      if (created <= newest) continue;
+      newest = created;
+      r.state = rec["state"];
     }
     Leave();
     return r;
@@ -322,10 +358,15 @@ ReadResponse FakeProvider::Read(const ReadRequest& req) {
 }
 
 DeleteResponse FakeProvider::Delete(const DeleteRequest& req) {
+  uint64_t gen = CancelGen();
   Enter();
   Record("delete", req.address, "");
-  Wait(options_.delete_ms);
   DeleteResponse r;
+  if (!Wait(options_.delete_ms, gen)) {
+    r.diagnostics = Error("cancelled: the delete was aborted; the object still exists");
+    Leave();
+    return r;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (options_.fail_delete.count(req.address)) {

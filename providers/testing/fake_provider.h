@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -53,6 +54,9 @@ class FakeProvider : public Provider {
   ReadResponse Read(const ReadRequest& req) override;
   DeleteResponse Delete(const DeleteRequest& req) override;
   ImportResponse Import(const ImportRequest& req) override;
+  // Aborts the waits of the calls in flight: they answer "cancelled"
+  // (an apply creates nothing, a delete deletes nothing).
+  void Cancel() override;
   std::string Origin() const override { return "built-in"; }
 
   // Test hooks.
@@ -66,10 +70,14 @@ class FakeProvider : public Provider {
   void FailApply(const std::string& address);
   // The most operations that were in flight at once.
   int MaxConcurrent() const { return max_in_flight_.load(); }
+  // How many calls were aborted by Cancel().
+  int Cancelled() const { return cancelled_.load(); }
 
  private:
   void Record(const std::string& op, const std::string& address, const std::string& detail);
-  void Wait(int ms);
+  // Sleeps `ms`; false when Cancel() was called after `gen` was taken.
+  bool Wait(int ms, uint64_t gen);
+  uint64_t CancelGen() const { return cancel_gen_.load(); }
   void Enter();
   void Leave();
   std::optional<nlohmann::json> Load(const std::string& id) const;
@@ -82,7 +90,10 @@ class FakeProvider : public Provider {
   std::map<std::string, nlohmann::json> objects_;  // in-memory mode
   std::vector<FakeCall> calls_;
   uint64_t next_id_ = 1;
-  std::atomic<int> in_flight_{0}, max_in_flight_{0};
+  std::atomic<int> in_flight_{0}, max_in_flight_{0}, cancelled_{0};
+  std::atomic<uint64_t> cancel_gen_{0};
+  std::mutex cancel_mu_;
+  std::condition_variable cancel_cv_;
 };
 
 // Registers FakeProvider as built-in provider type `type`; every registry

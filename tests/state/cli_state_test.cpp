@@ -42,9 +42,9 @@ void WriteState(const std::string& dir) {
   add("dataset.corpus", {{"id", "ds-1"}, {"path", "/data"}});
   add("module.eu[\"a\"].endpoint.chat", {{"id", "ep-1"}, {"url", "http://chat"}}, {},
       {"training_job.finetune"});
-  s.outputs["url"] = OutputState{"http://chat", false, ""};
-  s.outputs["replicas"] = OutputState{json::array({1, 2}), false, ""};
-  s.outputs["token"] = OutputState{kSensitivePlaceholder, true, store.hasher().Hash("tok_s3cret")};
+  s.outputs["url"] = OutputState{"http://chat", false, "", {}, {}};
+  s.outputs["replicas"] = OutputState{json::array({1, 2}), false, "", {}, {}};
+  s.outputs["token"] = OutputState{kSensitivePlaceholder, true, store.hasher().Hash("tok_s3cret"), {}, {}};
   ASSERT_TRUE(store.Save(s, diags));
 }
 

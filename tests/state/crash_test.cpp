@@ -89,7 +89,7 @@ TEST(StateCrash, KillDuringConcurrentSavesLosesNothingAcknowledged) {
       EXPECT_LE(backup.serial, s.serial);
     }
     // The next writer carries on normally; temp files of the dead writer are gone.
-    EXPECT_TRUE(store.Update([](State& st) { st.outputs["after_crash"] = OutputState{true, false, ""}; }, diags));
+    EXPECT_TRUE(store.Update([](State& st) { st.outputs["after_crash"] = OutputState{true, false, "", {}, {}}; }, diags));
     for (const std::string& f : dir.Files()) EXPECT_EQ(f.find(".tmp-"), std::string::npos) << f << " (child " << pid << ")";
   }
   EXPECT_GT(total_acked, 100u) << "the kills came too early to test anything";

@@ -135,7 +135,7 @@ TEST(StateValue, SameContentIgnoresSerialAndVersion) {
   b.serial = 9;
   b.kiln_version = "x";
   EXPECT_TRUE(a.SameContent(b));
-  b.outputs["o"] = OutputState{1, false, ""};
+  b.outputs["o"] = OutputState{1, false, "", {}, {}};
   EXPECT_FALSE(a.SameContent(b));
 }
 
@@ -193,6 +193,79 @@ TEST(StateFormat, ResourceJsonRoundTrips) {
   std::string problem;
   EXPECT_FALSE(ResourceFromJson(nlohmann::json{{"address", "a.b"}}, &bad, &problem));
   EXPECT_NE(problem.find("kind"), std::string::npos) << problem;
+}
+
+}  // namespace
+}  // namespace kiln::state
+
+namespace kiln::state {
+namespace {
+
+ResourceState Deposed(const std::string& address, const std::string& key, const std::string& id) {
+  ResourceState r;
+  r.address = address;
+  r.kind = "endpoint";
+  r.name = "chat";
+  r.provider = "provider.local";
+  r.provider_type = "local";
+  r.attributes = {{"id", id}};
+  r.deposed_key = key;
+  return r;
+}
+
+TEST(StateFormat, DeposedObjectsMakeVersion2AndRoundTrip) {
+  State s;
+  s.lineage = "l";
+  ResourceState cur = Deposed("endpoint.chat", "", "new");
+  s.Upsert(cur);
+  s.AddDeposed(Deposed("endpoint.chat", "b0000000", "old2"));
+  s.AddDeposed(Deposed("endpoint.chat", "a0000000", "old1"));
+  ASSERT_EQ(s.deposed.size(), 2u);
+  EXPECT_EQ(s.deposed[0].deposed_key, "a0000000");  // sorted by key
+  std::string text = SerializeState(s);
+  EXPECT_NE(text.find("\"version\": 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"address\": \"endpoint.chat\",\n      \"deposed_key\": \"a0000000\""), std::string::npos) << text;
+  State back;
+  Diagnostics diags;
+  ASSERT_TRUE(ParseState(text, "f", "", &back, diags)) << diags.items()[0].message;
+  EXPECT_EQ(back.deposed, s.deposed);
+  EXPECT_EQ(back.resources, s.resources);
+  EXPECT_EQ(SerializeState(back), text);
+  ASSERT_NE(back.FindDeposed("endpoint.chat", "b0000000"), nullptr);
+  EXPECT_EQ(back.FindDeposed("endpoint.chat", "b0000000")->attributes["id"], "old2");
+  EXPECT_TRUE(back.RemoveDeposed("endpoint.chat", "b0000000"));
+  EXPECT_FALSE(back.RemoveDeposed("endpoint.chat", "b0000000"));
+  // Without deposed objects the file is version 1 again, as older kilns read.
+  back.deposed.clear();
+  EXPECT_NE(SerializeState(back).find("\"version\": 1"), std::string::npos);
+  EXPECT_EQ(SerializeState(back).find("deposed"), std::string::npos);
+}
+
+TEST(StateFormat, DeposedEntriesAreCheckedStrictly) {
+  const std::string head = R"({"version": 2, "serial": 1, "lineage": "l", "resources": [], )";
+  const std::string entry = R"({"address": "endpoint.chat", "kind": "endpoint", "name": "chat", "provider": "p")";
+  struct Case {
+    std::string body, problem;
+  } cases[] = {
+      {R"("deposed": {})", "field \"deposed\" must be an array"},
+      {R"("deposed": [)" + entry + "}]", "deposed[0] (endpoint.chat): missing field \"deposed_key\""},
+      {R"("deposed": [)" + entry + R"(, "deposed_key": "k"}, )" + entry + R"(, "deposed_key": "k"}])",
+       "deposed object endpoint.chat k appears twice"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.body);
+    State s;
+    Diagnostics diags;
+    EXPECT_FALSE(ParseState(head + c.body + "}", "f", "", &s, diags));
+    ASSERT_FALSE(diags.empty());
+    EXPECT_NE(diags.items()[0].message.find(c.problem), std::string::npos) << diags.items()[0].message;
+  }
+  // A deposed_key inside `resources` is refused too.
+  State s;
+  Diagnostics diags;
+  EXPECT_FALSE(ParseState(R"({"version": 2, "serial": 1, "lineage": "l", "resources": [)" + entry +
+                              R"(, "deposed_key": "k"}]})",
+                          "f", "", &s, diags));
 }
 
 }  // namespace

@@ -200,3 +200,29 @@ TEST(Journal, GroupCommitSurvivesConcurrentCompaction) {
 
 }  // namespace
 }  // namespace kiln::state
+
+namespace kiln::state {
+namespace {
+
+TEST(Journal, AnnouncedIntentIsPendingAndBecomesDurableOnWait) {
+  ScratchDir dir;
+  Journal j(dir / ".kiln/state.json.journal");
+  Diagnostics diags;
+  uint64_t a = j.Announce(Entry("training_job.a"), diags);
+  uint64_t b = j.Announce(Entry("training_job.b"), diags);
+  ASSERT_GT(a, 0u);
+  EXPECT_EQ(b, a + 1);
+  // Written at once (a kill -9 now keeps it: the page cache survives the
+  // process), durable once waited for.
+  EXPECT_EQ(PendingAddresses(j, diags), (std::vector<std::string>{"training_job.a", "training_job.b"}));
+  EXPECT_TRUE(j.WaitDurable(b, diags));
+  EXPECT_TRUE(j.WaitDurable(a, diags));  // already covered: returns at once
+  EXPECT_TRUE(j.Sync(diags));
+  // An announced create never sent is closed like any other.
+  ASSERT_TRUE(j.Complete("training_job.b", diags));
+  EXPECT_EQ(PendingAddresses(j, diags), (std::vector<std::string>{"training_job.a"}));
+  EXPECT_TRUE(diags.empty());
+}
+
+}  // namespace
+}  // namespace kiln::state

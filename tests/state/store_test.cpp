@@ -98,7 +98,7 @@ TEST(StateStore, SerialOnlyMovesWhenContentChanges) {
   EXPECT_EQ(Slurp(store.path()), before);
   EXPECT_FALSE(std::filesystem::exists(store.backup_path()));
 
-  s.outputs["url"] = OutputState{"http://x", false, ""};
+  s.outputs["url"] = OutputState{"http://x", false, "", {}, {}};
   ASSERT_TRUE(store.Save(s, diags));
   EXPECT_EQ(store.Current().serial, 2);
   ASSERT_TRUE(store.Update([](State& st) { st.outputs["url"].value = "http://y"; }, diags));
