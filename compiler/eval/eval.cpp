@@ -554,8 +554,11 @@ void Evaluator::EvalResource(const ast::ResourceDecl* d, Scope& s) {
   if (!SelectProvider(d, s, &provider)) return;
   std::string what = d->FullKind() + " `" + d->name + "`";
   std::vector<std::pair<std::string, std::vector<Value>>> instances;
-  auto& addrs = s.addresses[d];
   bool keep = KeepValue(d, s);
+  // Instance addresses are read by the dependencies of declarations that
+  // refer to this one, and by a module's parent (all_addresses).
+  std::vector<std::string> scratch;
+  auto& addrs = keep ? s.addresses[d] : scratch;
   if (!Expand(d->for_clause.get(), d->if_cond.get(), s, what, &instances)) {
     if (keep) s.values[d->name] = Value::Unknown();
     return;
@@ -591,12 +594,8 @@ void Evaluator::EvalResource(const ast::ResourceDecl* d, Scope& s) {
       pending_.push_back(std::move(ri));
       pending_decls_.push_back(d);
     }
-    if (s.module_addr.empty()) {
-      addrs.push_back(std::move(address));
-    } else {
-      s.all_addresses.push_back(address);
-      addrs.push_back(std::move(address));
-    }
+    if (!s.module_addr.empty()) s.all_addresses.push_back(address);
+    if (keep) addrs.push_back(std::move(address));
   }
   providers_used_.insert(provider.address);
   if (!keep) return;
