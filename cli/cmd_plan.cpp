@@ -105,6 +105,9 @@ struct Session {
   }
   void ReportDiags() {
     if (diags.empty()) return;
+    // Provider calls run in parallel: sort so that the same plan always
+    // reports in the same (source) order.
+    diags.SortBySource();
     ctx.Report(diags, sm);
   }
 
