@@ -147,6 +147,7 @@ json ChangeJson(const ResourceChange& c) {
   j["provider"] = c.provider;
   j["action"] = ActionName(c.action);
   j["action_reason"] = c.action_reason;
+  if (!c.deposed_key.empty()) j["deposed"] = c.deposed_key;  // which deposed object (deposed_object)
   j["before"] = c.before;
   j["after"] = NullUnknowns(c.after);
   j["after_unknown"] = c.after.is_null() ? json(false) : UnknownMask(c.after);

@@ -124,6 +124,21 @@ TEST_F(ApplyWalkTest, DeposedObjectIsDeletedExactlyOnceAfterADeleteFailure) {
   EXPECT_EQ(changes, 1);
   std::string text = RenderText(next);
   EXPECT_NE(text.find("deposed object, left by an interrupted replacement"), std::string::npos) << text;
+  // The JSON plan names the deposed object; a saved plan keeps it.
+  json pj = PlanToJson(next);
+  int deposed_in_json = 0;
+  for (const auto& rc : pj["resource_changes"])
+    if (rc.value("action_reason", "") == kReasonDeposed && rc.value("deposed", "") == after.deposed[0].deposed_key)
+      ++deposed_in_json;
+  EXPECT_EQ(deposed_in_json, 1) << pj.dump(2);
+  Plan reloaded;
+  std::string error;
+  ASSERT_TRUE(SavedPlanFromJson(SavedPlanToJson(next), &reloaded, &error)) << error;
+  int reloaded_deposed = 0;
+  for (const auto& c : reloaded.changes)
+    if (c.deposed_key == after.deposed[0].deposed_key && c.prior && c.prior->attributes["id"] == old_id)
+      ++reloaded_deposed;
+  EXPECT_EQ(reloaded_deposed, 1);
   fake_->ClearCalls();
   ApplyOk(next);
   EXPECT_EQ(CountOps(*fake_, "delete", "fake.thing.web"), 1);
