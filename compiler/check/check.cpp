@@ -741,7 +741,10 @@ void Checker::CheckModuleDecl(const ast::ModuleDecl* md, ModuleInfo* mod, Ctx& c
 
 void Checker::CheckRecordBody(const ast::ObjectExpr* body, const Type& record, Ctx& ctx,
                               const std::string& owner, bool is_resource, SourceRange missing_at) {
-  std::map<std::string, const ast::ObjectItem*> seen;
+  // Keys seen so far (views into the AST: bodies are checked once per
+  // resource, so no copies).
+  std::unordered_map<std::string_view, const ast::ObjectItem*> seen;
+  seen.reserve(body->items.size());
   for (const auto& item : body->items) {
     if (auto [it, ok] = seen.emplace(item.key, &item); !ok) {
       Diagnostic& d = diags_.Error("E0416", item.key_range, "`" + item.key + "` is set twice");
@@ -785,7 +788,7 @@ void Checker::CheckRecordBody(const ast::ObjectExpr* body, const Type& record, C
     CheckAgainst(item.value.get(), f->type, ctx, "attribute `" + item.key + "` of " + owner);
   }
   for (const auto& f : record.fields) {
-    if (f.Required() && !seen.count(f.name)) {
+    if (f.Required() && !seen.count(std::string_view(f.name))) {
       Diagnostic& d = diags_.Error("E0410", missing_at, std::string("missing required ") + (is_resource ? "attribute `" : "field `") + f.name + "` " + (is_resource ? "for " : "in ") + owner);
       d.help = "add `" + f.name + " = ...` (" + TypeToString(f.type) + ")";
     }

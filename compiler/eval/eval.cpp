@@ -689,8 +689,10 @@ void Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type& schema, Sc
     }
   }
   for (const Field& f : schema.fields) {
-    if (f.computed || config.count(f.name)) continue;
-    if (f.default_expr) {
+    if (f.computed || !f.default_expr) continue;
+    auto at = config.lower_bound(f.name);
+    if (at != config.end() && at->first == f.name) continue;
+    {
       Value dv;
       {
         std::lock_guard<std::recursive_mutex> lock(DefaultsMutex());
@@ -702,7 +704,7 @@ void Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type& schema, Sc
         }
         dv = *f.default_value;
       }
-      config[f.name] = f.sensitive ? dv.WithSensitive() : dv;
+      config.emplace_hint(at, f.name, f.sensitive ? dv.WithSensitive() : dv);
     }
   }
   if (ri) {
@@ -1211,15 +1213,16 @@ void Evaluator::CheckPlacement() {
     const ResourceInstance* cl = graph_->Find(c["cluster"].get<std::string>());
     if (!cl) continue;
     const nlohmann::json& cc = cl->config;
-    std::string cl_label = label(*cl);
+    // Messages are built only for errors (this runs for every instance).
+    auto cl_label_of = [&]() { return label(*cl); };
     if (c.contains("gpu") && c["gpu"].is_object()) {
       const nlohmann::json& g = c["gpu"];
       if (!cc.contains("gpu") || !cc["gpu"].is_object()) {
-        diags_.Error("E0440", item_range(r, "gpu"), label(r) + " asks for " + gpu_text(g) + " per node; " + cl_label + " has no GPUs")
+        diags_.Error("E0440", item_range(r, "gpu"), label(r) + " asks for " + gpu_text(g) + " per node; " + cl_label_of() + " has no GPUs")
             .help = "give the cluster a `gpu`, or choose a GPU cluster";
       } else {
         const nlohmann::json& cg = cc["gpu"];
-        std::string need = label(r) + " asks for " + gpu_text(g) + " per node; " + cl_label + " has " + gpu_text(cg);
+        auto need = [&]() { return label(r) + " asks for " + gpu_text(g) + " per node; " + cl_label_of() + " has " + gpu_text(cg); };
         bool model_ok = true;
         if (g.contains("model") && cg.contains("model")) {
           model_ok = g["model"] == cg["model"];
@@ -1228,9 +1231,9 @@ void Evaluator::CheckPlacement() {
           model_ok = !m || m->memory >= g["memory"].get<int64_t>();
         }
         if (!model_ok) {
-          diags_.Error("E0440", item_range(r, "gpu"), need).help = "use the cluster's GPU model, or run on a cluster that has this one";
+          diags_.Error("E0440", item_range(r, "gpu"), need()).help = "use the cluster's GPU model, or run on a cluster that has this one";
         } else if (g.value("count", int64_t{1}) > cg.value("count", int64_t{1})) {
-          diags_.Error("E0441", item_range(r, "gpu"), need).help = "ask for at most " + std::to_string(cg.value("count", int64_t{1})) + " GPUs per node";
+          diags_.Error("E0441", item_range(r, "gpu"), need()).help = "ask for at most " + std::to_string(cg.value("count", int64_t{1})) + " GPUs per node";
         }
       }
     }
@@ -1238,7 +1241,7 @@ void Evaluator::CheckPlacement() {
       int64_t n = c["nodes"].get<int64_t>();
       int64_t mn = cc["nodes"].value("min", int64_t{1}), mx = cc["nodes"].value("max", int64_t{1});
       if (n > mx || n < 1) {
-        diags_.Error("E0442", item_range(r, "nodes"), label(r) + " asks for " + std::to_string(n) + " nodes; " + cl_label +
+        diags_.Error("E0442", item_range(r, "nodes"), label(r) + " asks for " + std::to_string(n) + " nodes; " + cl_label_of() +
                                                                      " has " + (mn == mx ? std::to_string(mx) : std::to_string(mn) + ".." + std::to_string(mx)) + " nodes")
             .help = "lower nodes, or let the cluster grow: nodes = " + std::to_string(mn) + ".." + std::to_string(n);
       }
