@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -123,12 +124,25 @@ int RunOne(int n) {
     std::fprintf(stderr, "evaluation failed: %s\n", diags.items()[0].message.c_str());
     return 1;
   }
+  // EvaluateInstance (what apply calls per resource) on 1000 instances
+  // spread over the configuration: it must not grow with N.
+  size_t probes = std::min<size_t>(1000, graph.resources.size());
+  auto i0 = Clock::now();
+  size_t found = 0;
+  for (size_t k = 0; k < probes; ++k) {
+    const kiln::ResourceInstance& r = graph.resources[k * graph.resources.size() / probes];
+    kiln::Diagnostics d;
+    if (config->EvaluateInstance(r.address, nullptr, d)) ++found;
+  }
+  auto i1 = Clock::now();
   auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
   double parse = ms(p0, p1);
   std::printf("N=%-7d instances=%-7zu compile(parse+check)=%8.1f ms  evaluate=%8.1f ms  total=%8.1f ms  "
               "[parse alone=%8.1f ms; check+evaluate=%8.1f ms]  peak_rss=%.1f MiB\n",
               n, graph.resources.size(), ms(t0, t1), ms(t1, t2), ms(t0, t2), parse, ms(t0, t2) - parse,
               PeakRssKiB() / 1024.0);
+  std::printf("          EvaluateInstance: %.1f us per instance (%zu of %zu found)\n",
+              probes ? ms(i0, i1) * 1000.0 / static_cast<double>(probes) : 0.0, found, probes);
   std::printf("          cpu: compile(parse+check)=%8.1f ms  evaluate=%8.1f ms  total=%8.1f ms  [parse alone=%8.1f ms]"
               "  rss after compile=%.1f MiB, after evaluate=%.1f MiB\n",
               c_t1 - c_t0, c_t2 - c_t1, c_t2 - c_t0, c_p1 - c_p0, rss_compiled, rss_evaluated);
