@@ -161,7 +161,7 @@ class Evaluator {
   }
   bool OnPath(const ast::Decl* d, const Scope& s) const {
     const AddrSegment* seg = s.Segment();
-    return seg && s.mod->module.names.count(seg->name) && s.mod->module.names.at(seg->name) == d;
+    return seg && s.mod->FindName(seg->name) == d;
   }
   bool SelectProvider(const ast::ResourceDecl* d, Scope& s, ProviderRef* out);
   // Addresses of the resource instances `d` refers to (through lets,
@@ -196,9 +196,8 @@ void Evaluator::RunModule(Scope& s) {
   // Instance evaluation: the providers (implicit selection looks at all of
   // them), then the declaration on the path with what it refers to.
   for (const ast::Decl* p : s.mod->providers) EvalClosure(p, s);
-  auto it = s.mod->module.names.find(seg->name);
-  if (it == s.mod->module.names.end()) return;
-  const ast::Decl* d = it->second;
+  const ast::Decl* d = s.mod->FindName(seg->name);
+  if (!d) return;
   if (seg->is_module ? d->kind != ast::DeclKind::kModule : d->kind != ast::DeclKind::kResource) return;
   if (!seg->is_module && static_cast<const ast::ResourceDecl*>(d)->FullKind() != seg->kind) return;
   EvalClosure(d, s);
