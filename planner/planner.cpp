@@ -72,17 +72,6 @@ bool AddressMatches(const std::string& target, const std::string& address) {
 
 namespace {
 
-std::string ProviderErrors(const ProviderDiagnostics& pd) {
-  std::string msg;
-  for (const auto& d : pd) {
-    if (d.severity != Severity::kError) continue;
-    if (!msg.empty()) msg += "; ";
-    msg += d.summary;
-    if (!d.detail.empty()) msg += ": " + d.detail;
-  }
-  return msg;
-}
-
 // Sensitive paths of an instance: what the compiler marked plus the
 // schema's sensitive fields.
 std::vector<Path> SensitivePaths(const Provider* provider, const std::string& kind,
@@ -159,7 +148,7 @@ void ReconcileJournal(PlanRun& run) {
     ReadResponse r = p->Read({BareKind(e.kind), e.address, nullptr});
     if (HasErrors(r.diagnostics)) {
       AddError(run.diags, "E0902", {}, e.address + ": cannot recover an interrupted create: " +
-                                           ProviderErrors(r.diagnostics));
+                                           ErrorText(r.diagnostics));
       continue;
     }
     // What was found is the old object of a create_before_destroy
@@ -232,7 +221,7 @@ void Refresh(PlanRun& run) {
     if (HasErrors(resp.diagnostics)) {
       std::lock_guard<std::mutex> lock(run.mu);
       AddError(run.diags, "E0902", {}, r.address + ": refresh failed: " +
-                                           ProviderErrors(resp.diagnostics));
+                                           ErrorText(resp.diagnostics));
       return;
     }
     ResourceChange d;
@@ -472,6 +461,29 @@ void PropagateChanges(PlanRun& run) {
   }
 }
 
+// The delete of a recorded object: its identity, prior attributes, quantity
+// and sensitive paths, and the declaration's range while it is configured.
+ResourceChange DeleteOf(const PlanRun& run, const state::ResourceState& r, const char* reason) {
+  ResourceChange c;
+  c.address = r.address;
+  c.module = r.module;
+  c.kind = r.kind;
+  c.name = r.name;
+  c.key = r.key;
+  c.provider = r.provider;
+  c.provider_type = r.provider_type;
+  c.action = Action::kDelete;
+  c.action_reason = reason;
+  c.before = r.attributes;
+  c.prior = r;
+  c.duration_paths = r.duration_paths;
+  c.bytes_paths = r.bytes_paths;
+  for (const auto& [ptr, h] : r.sensitive_hashes) c.sensitive_paths.push_back(state::PointerToPath(ptr));
+  if (run.have_graph)
+    if (const auto* inst = run.graph.Find(r.address)) c.range = inst->range;
+  return c;
+}
+
 // Step: recorded resources the configuration no longer has are deleted
 // (everything, in destroy mode).
 void Orphans(PlanRun& run) {
@@ -480,25 +492,10 @@ void Orphans(PlanRun& run) {
   for (const auto& c : run.plan.changes) configured.insert(c.address);
   for (const auto& r : run.refreshed.resources) {
     if (configured.count(r.address)) continue;
-    ResourceChange c;
-    c.address = r.address;
-    c.module = r.module;
-    c.kind = r.kind;
-    c.name = r.name;
-    c.key = r.key;
-    c.provider = r.provider;
-    c.provider_type = r.provider_type;
-    c.action = Action::kDelete;
-    c.action_reason = run.options.mode == PlanMode::kDestroy ? kReasonDestroy : kReasonNotInConfig;
-    c.before = r.attributes;
-    c.prior = r;
+    ResourceChange c = DeleteOf(run, r,
+                                run.options.mode == PlanMode::kDestroy ? kReasonDestroy : kReasonNotInConfig);
     c.prior_dependencies = r.dependencies;
     c.create_before_destroy = r.create_before_destroy;
-    c.duration_paths = r.duration_paths;
-    c.bytes_paths = r.bytes_paths;
-    for (const auto& [ptr, h] : r.sensitive_hashes) c.sensitive_paths.push_back(state::PointerToPath(ptr));
-    if (run.have_graph)
-      if (const auto* inst = run.graph.Find(r.address)) c.range = inst->range;
     run.plan.changes.push_back(std::move(c));
   }
   std::sort(run.plan.changes.begin(), run.plan.changes.end(),
@@ -513,22 +510,8 @@ void DeposedObjects(PlanRun& run) {
   state::State recorded = run.ctx.store->Current();
   if (recorded.deposed.empty()) return;
   for (const auto& r : recorded.deposed) {
-    ResourceChange c;
-    c.address = r.address;
-    c.module = r.module;
-    c.kind = r.kind;
-    c.name = r.name;
-    c.key = r.key;
-    c.provider = r.provider;
-    c.provider_type = r.provider_type;
-    c.action = Action::kDelete;
-    c.action_reason = kReasonDeposed;
+    ResourceChange c = DeleteOf(run, r, kReasonDeposed);
     c.deposed_key = r.deposed_key;
-    c.before = r.attributes;
-    c.prior = r;
-    for (const auto& [ptr, h] : r.sensitive_hashes) c.sensitive_paths.push_back(state::PointerToPath(ptr));
-    if (run.have_graph)
-      if (const auto* inst = run.graph.Find(r.address)) c.range = inst->range;
     run.plan.changes.push_back(std::move(c));
   }
   std::stable_sort(run.plan.changes.begin(), run.plan.changes.end(),
@@ -821,7 +804,7 @@ bool ImportResource(const PlanContext& ctx, const ResourceInstance& inst, const 
   }
   ImportResponse resp = p->Import({BareKind(inst.kind), id});
   if (HasErrors(resp.diagnostics) || resp.state.is_null() || !resp.state.is_object()) {
-    std::string why = HasErrors(resp.diagnostics) ? ProviderErrors(resp.diagnostics)
+    std::string why = HasErrors(resp.diagnostics) ? ErrorText(resp.diagnostics)
                                                   : "the provider returned no object";
     AddError(diags, "E0908", inst.range, inst.address + ": cannot import `" + id + "`: " + why,
              "check the id; it is the provider's identifier of the live object");

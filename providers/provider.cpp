@@ -4,6 +4,18 @@
 
 namespace kiln {
 
+std::string ErrorText(const ProviderDiagnostics& diags) {
+  std::string msg;
+  for (const auto& d : diags) {
+    if (d.severity != Severity::kError) continue;
+    if (!msg.empty()) msg += "; ";
+    msg += d.summary;
+    if (d.detail.empty()) continue;
+    msg += d.detail.find('\n') == std::string::npos ? ": " + d.detail : "\n" + d.detail;
+  }
+  return msg;
+}
+
 bool HasErrors(const ProviderDiagnostics& diags) {
   return std::any_of(diags.begin(), diags.end(), [](const ProviderDiagnostic& d) {
     return d.severity == Severity::kError;

@@ -23,6 +23,10 @@ struct ProviderDiagnostic {
 };
 using ProviderDiagnostics = std::vector<ProviderDiagnostic>;
 bool HasErrors(const ProviderDiagnostics& diags);
+// The errors among `diags` as one message ("a; b"), each summary followed by
+// its detail (on lines of its own when the detail has several); empty when
+// there are none.
+std::string ErrorText(const ProviderDiagnostics& diags);
 
 struct ConfigureRequest {
   nlohmann::json config = nlohmann::json::object();

@@ -18,13 +18,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 std::string ProviderErrors(const ProviderDiagnostics& pd) {
-  std::string msg;
-  for (const auto& d : pd) {
-    if (d.severity != Severity::kError) continue;
-    if (!msg.empty()) msg += "; ";
-    msg += d.summary;
-    if (!d.detail.empty()) msg += ": " + d.detail;
-  }
+  std::string msg = ErrorText(pd);
   return msg.empty() ? "failed" : msg;
 }
 
