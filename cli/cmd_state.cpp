@@ -60,11 +60,19 @@ int RunStateList(const Context& ctx, const std::vector<std::string>& args) {
   st::StateStore store(state_path);
   st::State state;
   if (!LoadState(ctx, store, &state, false)) return 1;
-  for (const st::ResourceState& r : state.resources) {
+  // Deposed objects (old objects of an interrupted create_before_destroy
+  // replacement, deleted by the next apply) are listed after their address.
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (const st::ResourceState& r : state.resources)
+    rows.push_back({r.address, r.address + (r.status == st::kStatusTainted ? " (tainted)" : "")});
+  for (const st::ResourceState& r : state.deposed)
+    rows.push_back({r.address, r.address + " (deposed object " + r.deposed_key + ")"});
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [address, line] : rows) {
     bool match = filters.empty() || std::any_of(filters.begin(), filters.end(), [&](const std::string& f) {
-                   return r.address.rfind(f, 0) == 0;
+                   return address.rfind(f, 0) == 0;
                  });
-    if (match) *ctx.out << r.address << (r.status == st::kStatusTainted ? " (tainted)" : "") << "\n";
+    if (match) *ctx.out << line << "\n";
   }
   return 0;
 }

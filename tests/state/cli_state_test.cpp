@@ -56,6 +56,21 @@ TEST(CliState, ListIsSortedAndFiltered) {
   EXPECT_EQ(r.out, "dataset.corpus\nmodule.eu[\"a\"].endpoint.chat\ntraining_job.finetune\n");
   r = RunKiln(dir.path(), "state list module.eu");
   EXPECT_EQ(r.out, "module.eu[\"a\"].endpoint.chat\n");
+  // A deposed object (left by an interrupted create_before_destroy) is
+  // listed after its address, marked with its key.
+  {
+    StateStore store(dir.path() + "/.kiln/state.json");
+    State s;
+    Diagnostics diags;
+    ASSERT_TRUE(store.Load(&s, diags));
+    ResourceState old = *s.Find("dataset.corpus");
+    old.attributes["id"] = "ds-0";
+    old.deposed_key = "0a1b2c3d";
+    s.AddDeposed(old);
+    ASSERT_TRUE(store.Save(s, diags));
+  }
+  r = RunKiln(dir.path(), "state list dataset");
+  EXPECT_EQ(r.out, "dataset.corpus\ndataset.corpus (deposed object 0a1b2c3d)\n") << r.err;
   // No state yet: nothing to list, not an error.
   ScratchDir empty;
   r = RunKiln(empty.path(), "state list");
