@@ -112,14 +112,14 @@ void RenderText(const Diagnostic& d, const SourceManager& sm, const Palette& p,
   uint32_t max_line = d.range.begin.line;
   for (const auto& l : d.secondary) max_line = std::max(max_line, l.range.begin.line);
   std::string gutter(std::to_string(max_line).size(), ' ');
-  out << gutter << p.Blue() << "--> " << p.Reset() << sm.Path(d.range.begin.file_id)
+  out << gutter << p.Blue() << "--> " << p.Reset() << sm.DisplayPath(d.range.begin.file_id)
       << ":" << d.range.begin.line << ":" << d.range.begin.column << "\n";
   out << p.Blue() << gutter << " |" << p.Reset() << "\n";
   RenderSnippet(out, sm, d.range, d.label, '^', gutter, p, p.For(d.severity));
   for (const auto& l : d.secondary) {
     if (!l.range.valid()) continue;
     if (l.range.begin.file_id != d.range.begin.file_id) {
-      out << gutter << p.Blue() << "::: " << p.Reset() << sm.Path(l.range.begin.file_id)
+      out << gutter << p.Blue() << "::: " << p.Reset() << sm.DisplayPath(l.range.begin.file_id)
           << ":" << l.range.begin.line << ":" << l.range.begin.column << "\n";
     }
     RenderSnippet(out, sm, l.range, l.message, '-', gutter, p, p.Blue());
@@ -134,7 +134,7 @@ void RenderText(const Diagnostic& d, const SourceManager& sm, const Palette& p,
 
 nlohmann::json Location(const SourceRange& r, const SourceManager& sm) {
   if (!r.valid()) return nullptr;
-  return {{"file", sm.Path(r.begin.file_id)},
+  return {{"file", sm.DisplayPath(r.begin.file_id)},
           {"line", r.begin.line},
           {"column", r.begin.column},
           {"end_line", r.end.valid() ? r.end.line : r.begin.line},
@@ -200,7 +200,7 @@ void RenderDiagnostics(const Diagnostics& diags, const SourceManager& sm,
                            : d.severity == Severity::kWarning ? "warning" : "notice";
         out << "::" << kind;
         if (d.range.valid()) {
-          out << " file=" << GithubEscape(sm.Path(d.range.begin.file_id), true)
+          out << " file=" << GithubEscape(sm.DisplayPath(d.range.begin.file_id), true)
               << ",line=" << d.range.begin.line << ",col=" << d.range.begin.column;
           if (d.range.end.valid()) {
             out << ",endLine=" << d.range.end.line << ",endColumn=" << d.range.end.column;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -39,6 +40,20 @@ const SourceManager::File& SourceManager::Get(uint32_t id) const {
 }
 
 const std::string& SourceManager::Path(uint32_t id) const { return Get(id).path; }
+
+std::string PathBelow(const std::string& path, const std::string& base) {
+  namespace fs = std::filesystem;
+  if (base.empty() || path.empty()) return path;
+  fs::path rel = fs::path(path).lexically_normal().lexically_relative(fs::path(base).lexically_normal());
+  if (rel.empty() || *rel.begin() == ".." || *rel.begin() == ".") return path;
+  return rel.string();
+}
+
+std::string SourceManager::DisplayPath(uint32_t id) const {
+  std::error_code ec;
+  std::string cwd = std::filesystem::current_path(ec).string();
+  return ec ? Path(id) : PathBelow(Path(id), cwd);
+}
 
 std::string_view SourceManager::Text(uint32_t id) const { return Get(id).text; }
 

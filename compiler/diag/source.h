@@ -26,6 +26,9 @@ struct SourceRange {
   bool valid() const { return begin.valid(); }
 };
 
+// `path` relative to `base` when it lies below it, else `path` unchanged.
+std::string PathBelow(const std::string& path, const std::string& base);
+
 // Owns the text of every loaded file; ids start at 1.
 class SourceManager {
  public:
@@ -35,6 +38,10 @@ class SourceManager {
   uint32_t AddFile(const std::string& path, std::string* error);
 
   const std::string& Path(uint32_t id) const;
+  // The path as users see it in diagnostics: relative to the working
+  // directory when the file lies below it (`main.kiln`, `modules/x/a.kiln`),
+  // else as loaded.
+  std::string DisplayPath(uint32_t id) const;
   std::string_view Text(uint32_t id) const;
   // The text of a 1-based line, without its line terminator.
   std::string_view Line(uint32_t id, uint32_t line) const;

@@ -261,8 +261,6 @@ std::optional<double> HourlyCost(const std::vector<std::pair<std::string, json>>
 
 void FillPlanDiagnostics(Plan* plan, const Diagnostics& diags, const SourceManager& sm,
                          const std::string& base_dir) {
-  namespace fs = std::filesystem;
-  fs::path base = base_dir.empty() ? fs::path() : fs::path(base_dir).lexically_normal();
   std::vector<PlanDiagnostic> out;
   for (const auto& d : diags.items()) {
     if (d.severity == Severity::kNote) continue;
@@ -271,11 +269,7 @@ void FillPlanDiagnostics(Plan* plan, const Diagnostics& diags, const SourceManag
     pd.code = d.code;
     pd.message = d.message;
     if (d.range.valid()) {
-      pd.file = sm.Path(d.range.begin.file_id);
-      if (!base.empty()) {
-        fs::path rel = fs::path(pd.file).lexically_normal().lexically_relative(base);
-        if (!rel.empty() && *rel.begin() != "..") pd.file = rel.string();
-      }
+      pd.file = PathBelow(sm.Path(d.range.begin.file_id), base_dir);
       pd.line = static_cast<int>(d.range.begin.line);
       pd.column = static_cast<int>(d.range.begin.column);
     }
