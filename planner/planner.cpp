@@ -633,7 +633,10 @@ void Targeting(PlanRun& run) {
   std::map<std::string, const ResourceChange*> by_addr;
   std::map<std::string, std::vector<std::string>> dependents;
   for (const auto& c : run.plan.changes) {
-    by_addr[c.address] = &c;
+    // An address's own change speaks for it; its deposed objects' deletes
+    // only when it has none. Both are kept with the address below.
+    if (c.deposed_key.empty()) by_addr[c.address] = &c;
+    else by_addr.try_emplace(c.address, &c);
     std::set<std::string> deps(c.dependencies.begin(), c.dependencies.end());
     deps.insert(c.prior_dependencies.begin(), c.prior_dependencies.end());
     for (const auto& d : deps) dependents[d].push_back(c.address);

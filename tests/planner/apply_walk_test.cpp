@@ -152,6 +152,38 @@ TEST_F(ApplyWalkTest, DeposedObjectIsDeletedExactlyOnceAfterADeleteFailure) {
   EXPECT_FALSE(last.HasChanges()) << RenderText(last);
 }
 
+TEST_F(ApplyWalkTest, TargetingAnAddressWithADeposedObjectStillPullsItsDependencies) {
+  UseDirProvider();
+  config_.Add("fake.thing", "db", {{"zone", "z1"}, {"count", 1}});
+  config_.Add("fake.thing", "web", {{"zone", "z1"}}, {"fake.thing.db"}).lifecycle.create_before_destroy = true;
+  Converge();
+  config_.Get("fake.thing.web").config["zone"] = "z2";
+  testing::FakeOptions failing;
+  failing.fail_delete = {"fake.thing.web"};
+  UseDirProvider(failing);
+  Reopen();
+  Plan p = MakePlanOk();
+  Diagnostics d;
+  ApplyPlan(p, Context(), {}, d);
+  Reopen();
+  ASSERT_EQ(Recorded().deposed.size(), 1u);
+  // Now web changes in place and needs db's update first; --target web
+  // must pull db in even though web also has a deposed object to delete.
+  UseDirProvider();
+  Reopen();
+  config_.Get("fake.thing.db").config["count"] = 2;
+  config_.Get("fake.thing.web").config["count"] = 3;
+  PlanOptions o;
+  o.targets = {"fake.thing.web"};
+  Plan targeted = MakePlanOk(o);
+  std::map<std::string, int> kept;
+  for (const auto& c : targeted.changes)
+    if (c.action != Action::kNoop) ++kept[c.address + (c.deposed_key.empty() ? "" : " deposed")];
+  EXPECT_EQ(kept["fake.thing.db"], 1) << RenderText(targeted);
+  EXPECT_EQ(kept["fake.thing.web"], 1) << RenderText(targeted);
+  EXPECT_EQ(kept["fake.thing.web deposed"], 1) << RenderText(targeted);
+}
+
 TEST_F(ApplyWalkTest, CrashBetweenCreateAndDeleteLeavesADeposedRecordDeletedOnce) {
   UseDirProvider();
   config_.Add("fake.thing", "web", {{"zone", "z1"}}).lifecycle.create_before_destroy = true;
