@@ -1198,8 +1198,9 @@ void Evaluator::CheckPlacement() {
           double limit = c["max_hourly_cost"].get<double>();
           if (cost > limit + 1e-9) {
             char buf[256];
-            std::snprintf(buf, sizeof(buf), "%s may cost $%.2f/h (%lld nodes x %lld x %s at $%.2f/GPU-hour %s), above its max_hourly_cost of $%.2f/h",
-                          label(r).c_str(), cost, static_cast<long long>(nodes), static_cast<long long>(count), m->name.c_str(), price,
+            std::snprintf(buf, sizeof(buf), "%s may cost $%.2f/h (%lld node%s x %lld x %s at $%.2f/GPU-hour %s), above its max_hourly_cost of $%.2f/h",
+                          label(r).c_str(), cost, static_cast<long long>(nodes), nodes == 1 ? "" : "s",
+                          static_cast<long long>(count), m->name.c_str(), price,
                           spot ? "spot" : "on demand", limit);
             diags_.Error("E0445", item_range(r, "max_hourly_cost"), buf)
                 .help = "lower nodes or the GPU count, use spot = true, or raise max_hourly_cost";

@@ -296,9 +296,16 @@ json PlanToJson(const Plan& plan) {
   j["resource_drift"] = drift;
   json outputs = json::object();
   for (const auto& [name, o] : plan.outputs) {
+    // As for resources: unknown leaves are null in `after` and true in
+    // `after_unknown` (false when the whole value is known).
+    bool unknown = IsUnknown(o.after) || ContainsUnknown(o.after);
+    json after = IsUnknown(o.after) ? json()
+                 : o.sensitive && !o.after.is_null() ? json(state::kSensitivePlaceholder)
+                                                     : NullUnknowns(o.after);
     outputs[name] = {{"action", ActionName(o.action)},
                      {"before", o.sensitive && !o.before.is_null() ? json(state::kSensitivePlaceholder) : o.before},
-                     {"after", o.sensitive && !o.after.is_null() ? json(state::kSensitivePlaceholder) : NullUnknowns(o.after)},
+                     {"after", after},
+                     {"after_unknown", unknown ? UnknownMask(o.after) : json(false)},
                      {"sensitive", o.sensitive},
                      {"duration_paths", PathsJson(o.duration_paths)},
                      {"bytes_paths", PathsJson(o.bytes_paths)}};
