@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -122,6 +123,46 @@ struct Env {
   }
 };
 
+// Applies a DAG of `nodes` creates at 20 ms each, parallelism 16, where
+// `deps_of(i, rng)` lists the earlier nodes node i depends on, and prints
+// the time against the critical-path (or work) bound.
+void ApplyDag(const char* env_name, const char* what, int nodes,
+              const std::function<std::vector<int>(int, std::mt19937&)>& deps_of) {
+  testing::FakeOptions o;
+  o.apply_ms = 20;
+  Env dag(env_name, o);
+  std::mt19937 rng(42);
+  for (int i = 0; i < nodes; ++i) {
+    std::vector<std::string> deps;
+    for (int d : deps_of(i, rng)) deps.push_back(Thing(d).address);
+    std::sort(deps.begin(), deps.end());
+    deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
+    dag.config.graph.resources.push_back(Thing(i, deps));
+  }
+  std::sort(dag.config.graph.resources.begin(), dag.config.graph.resources.end(),
+            [](const auto& a, const auto& b) { return a.address < b.address; });
+  Diagnostics d;
+  Plan p = MakePlan(dag.Ctx(), {}, d);
+  std::vector<ApplyOp> ops;
+  dag::Graph g = BuildApplyGraph(p, &ops, d);
+  const int parallelism = 16;
+  double cp = g.CriticalPath() * 0.020;
+  double work = g.size() * 0.020 / parallelism;
+  double bound = std::max(cp, work);
+  ApplyOptions ao;
+  ao.parallelism = parallelism;
+  std::vector<ApplyOpTiming> timings;
+  ao.timings = &timings;
+  auto t0 = Clock::now();
+  ApplyResult r = ApplyPlan(p, dag.Ctx(), ao, d);
+  auto t1 = Clock::now();
+  double s = Seconds(t1 - t0);
+  std::printf("apply of a %zu-node %s, 20 ms per op, parallelism %d: %.3f s (critical path %.0f ops = %.3f s, work bound %.3f s; %+.1f%% over the bound; goal within 10%%; ok=%d, max concurrent %d)\n",
+              g.size(), what, parallelism, s, g.CriticalPath(), cp, work, (s / bound - 1) * 100, r.ok(),
+              dag.fake->MaxConcurrent());
+  PrintPhases(g, timings, t0, t1);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -208,88 +249,25 @@ int main(int argc, char** argv) {
                 n, s, ideal, (s / ideal - 1) * 100, p.drift.size());
   }
 
-  // 3. Apply of a DAG with 20 ms per operation.
-  {
-    testing::FakeOptions o;
-    o.apply_ms = 20;
-    Env dag("dag", o);
-    std::mt19937 rng(42);
-    for (int i = 0; i < dag_nodes; ++i) {
-      std::vector<std::string> deps;
-      // Mostly local dependencies: chains of realistic depth with fan-in.
-      for (int k = 0; k < 2 && i > 0; ++k) {
-        if (rng() % 4 == 0) continue;
-        int back = 1 + static_cast<int>(rng() % std::min(i, 60));
-        deps.push_back(Thing(i - back).address);
-      }
-      std::sort(deps.begin(), deps.end());
-      deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
-      dag.config.graph.resources.push_back(Thing(i, deps));
+  // 3. Apply of a DAG with 20 ms per operation: mostly local dependencies
+  // (chains of realistic depth with fan-in) ...
+  ApplyDag("dag", "DAG", dag_nodes, [](int i, std::mt19937& rng) {
+    std::vector<int> deps;
+    for (int k = 0; k < 2 && i > 0; ++k) {
+      if (rng() % 4 == 0) continue;
+      deps.push_back(i - 1 - static_cast<int>(rng() % std::min(i, 60)));
     }
-    std::sort(dag.config.graph.resources.begin(), dag.config.graph.resources.end(),
-              [](const auto& a, const auto& b) { return a.address < b.address; });
-    Diagnostics d;
-    Plan p = MakePlan(dag.Ctx(), {}, d);
-    std::vector<ApplyOp> ops;
-    dag::Graph g = BuildApplyGraph(p, &ops, d);
-    const int parallelism = 16;
-    double cp = g.CriticalPath() * 0.020;
-    double work = g.size() * 0.020 / parallelism;
-    double bound = std::max(cp, work);
-    ApplyOptions ao;
-    ao.parallelism = parallelism;
-    std::vector<ApplyOpTiming> timings;
-    ao.timings = &timings;
-    auto t0 = Clock::now();
-    ApplyResult r = ApplyPlan(p, dag.Ctx(), ao, d);
-    auto t1 = Clock::now();
-    double s = Seconds(t1 - t0);
-    std::printf("apply of a %zu-node DAG, 20 ms per op, parallelism %d: %.3f s (critical path %.0f ops = %.3f s, work bound %.3f s; %+.1f%% over the bound; goal within 10%%; ok=%d, max concurrent %d)\n",
-                g.size(), parallelism, s, g.CriticalPath(), cp, work, (s / bound - 1) * 100, r.ok(),
-                dag.fake->MaxConcurrent());
-    PrintPhases(g, timings, t0, t1);
-  }
-  // 3b. A layered DAG (width 8): the critical path is the bound.
-  {
-    testing::FakeOptions o;
-    o.apply_ms = 20;
-    Env dag("dag2", o);
-    std::mt19937 rng(42);
-    for (int i = 0; i < dag_nodes; ++i) {
-      std::vector<std::string> deps;
-      // Mostly local dependencies: chains of realistic depth with fan-in.
-      const int width = 8;
-      if (i >= width) {
-        int layer_start = (i / width - 1) * width;
-        deps.push_back(Thing(layer_start + static_cast<int>(rng() % width)).address);
-        deps.push_back(Thing(layer_start + static_cast<int>(rng() % width)).address);
-      }
-      std::sort(deps.begin(), deps.end());
-      deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
-      dag.config.graph.resources.push_back(Thing(i, deps));
-    }
-    std::sort(dag.config.graph.resources.begin(), dag.config.graph.resources.end(),
-              [](const auto& a, const auto& b) { return a.address < b.address; });
-    Diagnostics d;
-    Plan p = MakePlan(dag.Ctx(), {}, d);
-    std::vector<ApplyOp> ops;
-    dag::Graph g = BuildApplyGraph(p, &ops, d);
-    const int parallelism = 16;
-    double cp = g.CriticalPath() * 0.020;
-    double work = g.size() * 0.020 / parallelism;
-    double bound = std::max(cp, work);
-    ApplyOptions ao;
-    ao.parallelism = parallelism;
-    std::vector<ApplyOpTiming> timings;
-    ao.timings = &timings;
-    auto t0 = Clock::now();
-    ApplyResult r = ApplyPlan(p, dag.Ctx(), ao, d);
-    auto t1 = Clock::now();
-    double s = Seconds(t1 - t0);
-    std::printf("apply of a %zu-node layered DAG, 20 ms per op, parallelism %d: %.3f s (critical path %.0f ops = %.3f s, work bound %.3f s; %+.1f%% over the bound; goal within 10%%; ok=%d, max concurrent %d)\n",
-                g.size(), parallelism, s, g.CriticalPath(), cp, work, (s / bound - 1) * 100, r.ok(),
-                dag.fake->MaxConcurrent());
-    PrintPhases(g, timings, t0, t1);
-  }
+    return deps;
+  });
+  // 3b. ... and a layered DAG (width 8), where the critical path is the bound.
+  ApplyDag("dag2", "layered DAG", dag_nodes, [](int i, std::mt19937& rng) {
+    const int width = 8;
+    std::vector<int> deps;
+    if (i < width) return deps;
+    int layer_start = (i / width - 1) * width;
+    deps.push_back(layer_start + static_cast<int>(rng() % width));
+    deps.push_back(layer_start + static_cast<int>(rng() % width));
+    return deps;
+  });
   return 0;
 }

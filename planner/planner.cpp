@@ -102,6 +102,23 @@ std::vector<Path> HashPaths(const state::ResourceState& r) {
   return out;
 }
 
+// A change about a recorded object (drift, a delete): its identity, its
+// recorded attributes as `before` and their quantity paths.
+ResourceChange ChangeOfRecorded(const state::ResourceState& r) {
+  ResourceChange c;
+  c.address = r.address;
+  c.module = r.module;
+  c.kind = r.kind;
+  c.name = r.name;
+  c.key = r.key;
+  c.provider = r.provider;
+  c.provider_type = r.provider_type;
+  c.before = r.attributes;
+  c.duration_paths = r.duration_paths;
+  c.bytes_paths = r.bytes_paths;
+  return c;
+}
+
 void AddError(Diagnostics& diags, const std::string& code, SourceRange range,
               const std::string& message, const std::string& help = "") {
   auto& d = diags.Error(code, range, message);
@@ -224,17 +241,7 @@ void Refresh(PlanRun& run) {
                                            ErrorText(resp.diagnostics));
       return;
     }
-    ResourceChange d;
-    d.address = r.address;
-    d.module = r.module;
-    d.kind = r.kind;
-    d.name = r.name;
-    d.key = r.key;
-    d.provider = r.provider;
-    d.provider_type = r.provider_type;
-    d.before = r.attributes;
-    d.duration_paths = r.duration_paths;
-    d.bytes_paths = r.bytes_paths;
+    ResourceChange d = ChangeOfRecorded(r);
     d.sensitive_paths = SensitivePaths(p, r.kind, HashPaths(r));
     if (resp.state.is_null()) {
       d.action = Action::kDelete;
@@ -461,24 +468,14 @@ void PropagateChanges(PlanRun& run) {
   }
 }
 
-// The delete of a recorded object: its identity, prior attributes, quantity
-// and sensitive paths, and the declaration's range while it is configured.
+// The delete of a recorded object, with the declaration's range while it is
+// still configured.
 ResourceChange DeleteOf(const PlanRun& run, const state::ResourceState& r, const char* reason) {
-  ResourceChange c;
-  c.address = r.address;
-  c.module = r.module;
-  c.kind = r.kind;
-  c.name = r.name;
-  c.key = r.key;
-  c.provider = r.provider;
-  c.provider_type = r.provider_type;
+  ResourceChange c = ChangeOfRecorded(r);
   c.action = Action::kDelete;
   c.action_reason = reason;
-  c.before = r.attributes;
   c.prior = r;
-  c.duration_paths = r.duration_paths;
-  c.bytes_paths = r.bytes_paths;
-  for (const auto& [ptr, h] : r.sensitive_hashes) c.sensitive_paths.push_back(state::PointerToPath(ptr));
+  c.sensitive_paths = HashPaths(r);
   if (run.have_graph)
     if (const auto* inst = run.graph.Find(r.address)) c.range = inst->range;
   return c;

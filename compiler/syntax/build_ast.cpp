@@ -321,6 +321,29 @@ struct DepthGuard {
 };
 }  // namespace
 
+// `[for k, v in xs if c: e]` and `{for k, v in m if c: k2 => e}`: the
+// grammar gives both the same vars and expression list, the map form one
+// expression more (its key).
+template <typename Ctx>
+ast::ExprPtr AstBuilder::ForExpr(Ctx* c, SourceRange range, bool is_map) {
+  auto e = Node<ast::ForExpr>(range);
+  e->is_map = is_map;
+  auto names = c->forVars()->name();
+  if (names.size() == 2) {
+    e->key_var = std::string(view_.Text(names[0]->getStart()));
+    e->key_var_range = view_.Range(names[0]);
+  }
+  e->value_var = std::string(view_.Text(names.back()->getStart()));
+  e->value_var_range = view_.Range(names.back());
+  auto exprs = c->expr();
+  size_t i = 0;
+  e->collection = Expr(exprs[i++]);
+  if (c->IF()) e->cond = Expr(exprs[i++]);
+  if (is_map) e->key = Expr(exprs[i++]);
+  e->value = Expr(exprs[i]);
+  return e;
+}
+
 ast::ExprPtr AstBuilder::Expr(P::ExprContext* ctx) {
   DepthGuard guard(depth_);
   SourceRange range = view_.Range(ctx);
@@ -431,40 +454,8 @@ ast::ExprPtr AstBuilder::Primary(P::PrimaryContext* ctx) {
     }
     return e;
   }
-  if (auto* c = dynamic_cast<P::ListForExprContext*>(ctx)) {
-    auto e = Node<ast::ForExpr>(range);
-    auto names = c->forVars()->name();
-    if (names.size() == 2) {
-      e->key_var = std::string(view_.Text(names[0]->getStart()));
-      e->key_var_range = view_.Range(names[0]);
-    }
-    e->value_var = std::string(view_.Text(names.back()->getStart()));
-    e->value_var_range = view_.Range(names.back());
-    auto exprs = c->expr();
-    size_t i = 0;
-    e->collection = Expr(exprs[i++]);
-    if (c->IF()) e->cond = Expr(exprs[i++]);
-    e->value = Expr(exprs[i]);
-    return e;
-  }
-  if (auto* c = dynamic_cast<P::MapForExprContext*>(ctx)) {
-    auto e = Node<ast::ForExpr>(range);
-    e->is_map = true;
-    auto names = c->forVars()->name();
-    if (names.size() == 2) {
-      e->key_var = std::string(view_.Text(names[0]->getStart()));
-      e->key_var_range = view_.Range(names[0]);
-    }
-    e->value_var = std::string(view_.Text(names.back()->getStart()));
-    e->value_var_range = view_.Range(names.back());
-    auto exprs = c->expr();
-    size_t i = 0;
-    e->collection = Expr(exprs[i++]);
-    if (c->IF()) e->cond = Expr(exprs[i++]);
-    e->key = Expr(exprs[i++]);
-    e->value = Expr(exprs[i]);
-    return e;
-  }
+  if (auto* c = dynamic_cast<P::ListForExprContext*>(ctx)) return ForExpr(c, range, false);
+  if (auto* c = dynamic_cast<P::MapForExprContext*>(ctx)) return ForExpr(c, range, true);
   if (auto* c = dynamic_cast<P::ObjectExprContext*>(ctx)) return Object(c->object());
   return Node<ast::NullExpr>(range);
 }

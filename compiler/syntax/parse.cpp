@@ -669,20 +669,26 @@ std::unique_ptr<ast::File> Parse(const SourceManager& sm, uint32_t file_id, Diag
   return syntax::AntlrParseFile(sm, file_id, diags);
 }
 
-ast::TypeExprPtr ParseTypeText(SourceManager& sm, const std::string& origin, const std::string& text,
-                               Diagnostics& diags) {
+namespace {
+
+// A standalone type or expression: the fast path, else ANTLR's rule `rule`
+// (which reports the errors) built by `build`.
+template <typename Out, typename Ctx>
+Out ParseText(SourceManager& sm, const std::string& origin, const std::string& text, Diagnostics& diags,
+              Out (*fast)(const SourceManager&, uint32_t),
+              Ctx* (kiln_antlr::KilnParser::*rule)(), Out (*build)(syntax::Session&, Ctx*)) {
   uint32_t id = sm.AddBuffer(origin, text);
   try {
-    if (auto fast = syntax::FastParseType(sm, id)) return fast;
+    if (auto out = fast(sm, id)) return out;
   } catch (const std::exception&) {
+    // The fast path gives up by throwing on what it does not handle: ANTLR decides.
   }
   Diagnostics local;
-  ast::TypeExprPtr out;
+  Out out;
   try {
     syntax::Session session(sm, id, local);
-    auto* ctx = session.ParseWhole<kiln_antlr::KilnParser::TypeOnlyContext>(
-        [&] { return session.Parser().typeOnly(); });
-    if (ctx) out = session.Builder().Type(ctx->typeExpr());
+    auto* ctx = session.ParseWhole<Ctx>([&] { return (session.Parser().*rule)(); });
+    if (ctx) out = build(session, ctx);
   } catch (const std::exception& e) {
     syntax::InternalError(local, id, sm, e.what());
   }
@@ -691,26 +697,22 @@ ast::TypeExprPtr ParseTypeText(SourceManager& sm, const std::string& origin, con
   return out;
 }
 
+}  // namespace
+
+ast::TypeExprPtr ParseTypeText(SourceManager& sm, const std::string& origin, const std::string& text,
+                               Diagnostics& diags) {
+  using P = kiln_antlr::KilnParser;
+  return ParseText<ast::TypeExprPtr, P::TypeOnlyContext>(
+      sm, origin, text, diags, syntax::FastParseType, &P::typeOnly,
+      [](syntax::Session& s, P::TypeOnlyContext* c) { return s.Builder().Type(c->typeExpr()); });
+}
+
 ast::ExprPtr ParseExpressionText(SourceManager& sm, const std::string& origin, const std::string& text,
                                  Diagnostics& diags) {
-  uint32_t id = sm.AddBuffer(origin, text);
-  try {
-    if (auto fast = syntax::FastParseExpr(sm, id)) return fast;
-  } catch (const std::exception&) {
-  }
-  Diagnostics local;
-  ast::ExprPtr out;
-  try {
-    syntax::Session session(sm, id, local);
-    auto* ctx = session.ParseWhole<kiln_antlr::KilnParser::ExprOnlyContext>(
-        [&] { return session.Parser().exprOnly(); });
-    if (ctx) out = session.Builder().Expr(ctx->expr());
-  } catch (const std::exception& e) {
-    syntax::InternalError(local, id, sm, e.what());
-  }
-  local.SortBySource();
-  diags.Append(local);
-  return out;
+  using P = kiln_antlr::KilnParser;
+  return ParseText<ast::ExprPtr, P::ExprOnlyContext>(
+      sm, origin, text, diags, syntax::FastParseExpr, &P::exprOnly,
+      [](syntax::Session& s, P::ExprOnlyContext* c) { return s.Builder().Expr(c->expr()); });
 }
 
 }  // namespace kiln

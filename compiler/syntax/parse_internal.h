@@ -100,6 +100,8 @@ class AstBuilder {
 
  private:
   ast::ExprPtr Primary(kiln_antlr::KilnParser::PrimaryContext* ctx);
+  template <typename Ctx>
+  ast::ExprPtr ForExpr(Ctx* c, SourceRange range, bool is_map);
   ast::ExprPtr Number(antlr4::Token* tok, bool negate, const antlr4::Token* minus);
   ast::ExprPtr Template(kiln_antlr::KilnParser::StringContext* ctx);
   ast::ExprPtr Heredoc(kiln_antlr::KilnParser::HeredocContext* ctx);
