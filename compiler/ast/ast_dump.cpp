@@ -52,7 +52,8 @@ void Print(const S& s, int indent, std::string& out) {
   }
   out += "(" + s.head;
   for (const S& k : s.kids) {
-    out += "\n" + std::string((indent + 1) * 2, ' ');
+    out += '\n';
+    out.append((indent + 1) * 2, ' ');
     Print(k, indent + 1, out);
   }
   out += ")";
