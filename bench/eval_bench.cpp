@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "compiler/config_graph.h"
+#include "compiler/compile.h"
 #include "compiler/syntax/parse.h"
 
 namespace fs = std::filesystem;

@@ -21,7 +21,6 @@
 #include "planner/render/render.h"
 #include "planner/state/state.h"
 #include "providers/registry.h"
-#include "providers/testing/fake_provider.h"
 
 namespace kiln::cli {
 
@@ -34,22 +33,6 @@ namespace {
 std::atomic<int> g_interrupts{0};
 
 void OnInterrupt(int) { g_interrupts.fetch_add(1); }
-
-// The fake provider is for tests (the crash test drives the real binary);
-// it is only offered when asked for.
-void MaybeRegisterFake() {
-  const char* e = std::getenv("KILN_ENABLE_FAKE_PROVIDER");
-  if (!e || std::string(e) != "1") return;
-  static bool done = false;
-  if (done) return;
-  done = true;
-  testing::FakeOptions options;
-  if (const char* ms = std::getenv("KILN_FAKE_LATENCY_MS")) {
-    int v = std::atoi(ms);
-    options.apply_ms = options.read_ms = options.delete_ms = v;
-  }
-  testing::RegisterFakeProvider("fake", options);
-}
 
 struct PlanFlags {
   std::vector<std::string> vars, var_files, targets, replace;
@@ -114,7 +97,6 @@ struct Session {
   // Compile the configuration, open the state (locked) and the providers.
   // Returns 0 on success, else the exit code (errors already printed).
   int Open(const std::string& operation, bool need_config) {
-    MaybeRegisterFake();
     try {
       parallelism = std::stoi(flags.parallelism);
     } catch (...) {

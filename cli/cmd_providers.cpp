@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "compiler/module/module.h"
+#include "core/kinds.h"
 #include "providers/discovery.h"
 #include "providers/registry.h"
 
@@ -19,7 +20,6 @@ using json = nlohmann::json;
 
 namespace {
 
-const std::set<std::string> kCoreKinds = {"cluster", "datastore", "training_job", "endpoint"};
 
 struct ModuleEntry {
   std::string address;  // module.a.module.b
@@ -114,9 +114,9 @@ std::set<std::string> TypesInUse(const ConfigScan& scan, ProviderRegistry& reg) 
     const ProviderSchema* s = reg.SchemaFor(t, &ignored);
     if (!s) continue;
     for (const auto& [kind, k] : s->kinds)
-      if (kCoreKinds.count(kind)) return types;
+      if (IsCoreKind(kind)) return types;
   }
-  types.insert("local");
+  types.insert(kDefaultProviderType);
   return types;
 }
 
@@ -173,7 +173,7 @@ int RunProviders(const Context& ctx, const std::vector<std::string>& args) {
       continue;
     }
     std::vector<std::string> kinds;
-    for (const auto& [kind, k] : s->kinds) kinds.push_back(kCoreKinds.count(kind) ? kind : type + "." + kind);
+    for (const auto& [kind, k] : s->kinds) kinds.push_back(IsCoreKind(kind) ? kind : type + "." + kind);
     std::sort(kinds.begin(), kinds.end());
     std::string origin = "built-in";
     for (const auto& info : reg.Started())

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "cli/cli.h"
-#include "compiler/config_graph.h"
+#include "compiler/compile.h"
 
 namespace kiln {
 class ProviderRegistry;

@@ -2,14 +2,11 @@
 // result evaluates the configuration any number of times.
 #include "compiler/compile.h"
 
-#include <llvm/ADT/ArrayRef.h>
-#include <llvm/ADT/StringRef.h>
-#include <llvm/Support/SHA256.h>
-
 #include <cstdlib>
 
 #include "compiler/eval/eval.h"
 #include "compiler/syntax/parse.h"
+#include "core/hash.h"
 
 namespace kiln {
 
@@ -39,16 +36,6 @@ class CompiledConfigImpl : public CompiledConfig {
   std::map<std::string, Value> inputs_;
   std::string hash_;
 };
-
-std::string Hex(llvm::ArrayRef<uint8_t> bytes) {
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : bytes) {
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -113,19 +100,17 @@ std::unique_ptr<CompiledConfig> Compile(const CompileOptions& options, SourceMan
   diags.Append(local);
   if (local.HasErrors()) return nullptr;
   // The hash covers every source file read and every input value.
-  llvm::SHA256 h;
+  Sha256Builder h;
   for (uint32_t id = static_cast<uint32_t>(files_before) + 1; id <= sm.FileCount(); ++id) {
-    h.update(llvm::StringRef(sm.Path(id)));
-    h.update(llvm::StringRef("\0", 1));
-    std::string_view text = sm.Text(id);
-    h.update(llvm::StringRef(text.data(), text.size()));
+    h.Update(sm.Path(id));
+    h.Update(std::string_view("\0", 1));
+    h.Update(sm.Text(id));
   }
   for (const auto& [name, v] : inputs) {
-    h.update(llvm::StringRef(name));
-    std::string j = ToJson(v).dump();
-    h.update(llvm::StringRef(j));
+    h.Update(name);
+    h.Update(ToJson(v).dump());
   }
-  std::string hash = Hex(llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(h.final().data()), 32));
+  std::string hash = ToHex(h.Final());
   return std::make_unique<CompiledConfigImpl>(std::move(program), std::move(inputs), std::move(hash));
 }
 

@@ -1,6 +1,7 @@
-// Extras of Compile() (config_graph.h) for `kiln eval` and `kiln doc`: the
-// checked program behind a CompiledConfig, and evaluating one expression in
-// the root module.
+// The compiler's entry point: Compile() loads, parses and checks a module
+// tree into a CompiledConfig (config_graph.h), which evaluates to a
+// ConfigGraph. Also, for `kiln eval` and `kiln doc`: the checked program
+// behind a CompiledConfig, and evaluating one expression in the root module.
 #pragma once
 
 #include <map>
@@ -10,6 +11,28 @@
 #include "compiler/config_graph.h"
 
 namespace kiln {
+
+// Input values from the command line (--var, --var-file) and the environment.
+struct InputValues {
+  std::map<std::string, std::string> raw;     // --var NAME=VALUE, KILN_VAR_NAME: parsed by the input's type
+  std::map<std::string, nlohmann::json> json; // --var-file values
+};
+
+struct CompileOptions {
+  std::string root_dir = ".";
+  InputValues inputs;
+  // Schemas of provider types that are not built into the compiler; null if unknown.
+  std::function<const ProviderSchema*(const std::string& type)> provider_schema;
+  // A root directory without .kiln files is an empty module instead of an
+  // error (`kiln eval` works anywhere).
+  bool allow_empty_root = false;
+};
+
+// Loads, parses and checks the module tree rooted at options.root_dir. Source
+// text is kept in `sm`, which must outlive the result (diagnostics refer to it).
+// Returns null when there were errors (all of them in `diags`).
+std::unique_ptr<CompiledConfig> Compile(const CompileOptions& options, SourceManager& sm,
+                                        Diagnostics& diags);
 
 // The checked program of a CompiledConfig made by Compile().
 const Program& ProgramOf(const CompiledConfig& config);

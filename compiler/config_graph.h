@@ -14,11 +14,12 @@
 #include <vector>
 
 #include "compiler/diag/diagnostics.h"
-#include "compiler/schema.h"
+#include "core/address.h"
+#include "core/path.h"
+#include "core/provider_schema.h"
+#include "core/wire.h"
 
 namespace kiln {
-
-using Path = std::vector<std::string>;  // keys into a JSON value; list indices as decimal strings
 
 struct Lifecycle {
   bool prevent_destroy = false;
@@ -47,15 +48,6 @@ struct ResourceInstance {
   SourceRange range;          // the declaration, for diagnostics
 };
 
-struct ProviderInstance {
-  std::string address;  // "provider.slurm.hpc"; the implicit default is "provider.local"
-  std::string type;     // "slurm"
-  std::string name;     // "hpc"
-  nlohmann::json config;
-  std::vector<Path> sensitive_paths;
-  SourceRange range;
-};
-
 struct OutputValue {
   nlohmann::json value;
   bool sensitive = false;
@@ -81,22 +73,6 @@ struct ConfigGraph {
 // Returns null for a resource that is not (yet) in state.
 using ResourceLookup = std::function<const nlohmann::json*(const std::string& address)>;
 
-// Input values from the command line (--var, --var-file) and the environment.
-struct InputValues {
-  std::map<std::string, std::string> raw;     // --var NAME=VALUE, KILN_VAR_NAME: parsed by the input's type
-  std::map<std::string, nlohmann::json> json; // --var-file values
-};
-
-struct CompileOptions {
-  std::string root_dir = ".";
-  InputValues inputs;
-  // Schemas of provider types that are not built into the compiler; null if unknown.
-  std::function<const ProviderSchema*(const std::string& type)> provider_schema;
-  // A root directory without .kiln files is an empty module instead of an
-  // error (`kiln eval` works anywhere).
-  bool allow_empty_root = false;
-};
-
 // A loaded, type-checked module tree, ready to evaluate any number of times.
 class CompiledConfig {
  public:
@@ -112,10 +88,6 @@ class CompiledConfig {
   virtual std::string ConfigHash() const = 0;
 };
 
-// Loads, parses and checks the module tree rooted at options.root_dir. Source
-// text is kept in `sm`, which must outlive the result (diagnostics refer to it).
-// Returns null when there were errors (all of them in `diags`).
-std::unique_ptr<CompiledConfig> Compile(const CompileOptions& options, SourceManager& sm,
-                                        Diagnostics& diags);
+// Compile() and its options are declared in compiler/compile.h.
 
 }  // namespace kiln

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/kinds.h"
 #include "planner/parallel.h"
 
 namespace kiln::planner {
@@ -57,17 +58,8 @@ Provider* MapProviderSource::Get(const std::string& address, const std::string& 
 
 // ---- Helpers ----
 
-std::string BareKind(const std::string& kind) {
-  auto dot = kind.rfind('.');
-  return dot == std::string::npos ? kind : kind.substr(dot + 1);
-}
-
 bool AddressMatches(const std::string& target, const std::string& address) {
-  if (address == target) return true;
-  if (address.size() <= target.size() || address.compare(0, target.size(), target) != 0)
-    return false;
-  char next = address[target.size()];
-  return next == '[' || next == '.';
+  return address == target || AddressContains(target, address);
 }
 
 namespace {
@@ -139,7 +131,8 @@ struct PlanRun {
   state::State refreshed;  // the recorded state after reconcile + refresh
   ConfigGraph graph;
   bool have_graph = false;
-  std::mutex mu;  // guards diags from worker threads
+  std::mutex mu;  // guards diags and reported from worker threads
+  std::set<std::string> reported;  // provider diagnostics said, as code + message
 
   Provider* GetProvider(const std::string& address, const std::string& type, SourceRange range,
                         const std::string& resource) {
@@ -198,9 +191,7 @@ void ReconcileJournal(PlanRun& run) {
       auto red = state::RedactForState(r.state, paths, run.ctx.store->hasher());
       rs.attributes = red.attributes;
       rs.sensitive_hashes = red.hashes;
-      auto dot = e.address.rfind('.');
-      rs.name = dot == std::string::npos ? e.address : e.address.substr(dot + 1);
-      if (auto br = rs.name.find('['); br != std::string::npos) rs.name = rs.name.substr(0, br);
+      if (auto parsed = Address::Parse(e.address)) rs.name = parsed->name;
       bool ok = run.ctx.store->Update(
           [&](state::State& s) {
             // Keep what state already knows about it (dependencies, key, module).
@@ -314,12 +305,14 @@ void FillIdentity(const ResourceInstance& inst, ResourceChange& c) {
   c.bytes_paths = inst.bytes_paths;
   c.range = inst.range;
   // Endpoints default to create-before-destroy so that serving never stops.
-  c.create_before_destroy = inst.lifecycle.create_before_destroy.value_or(inst.kind == "endpoint");
+  c.create_before_destroy = inst.lifecycle.create_before_destroy.value_or(inst.kind == kKindEndpoint);
 }
 
 // A provider's diagnostics for one instance: errors as E0903, warnings as
 // W0904, each naming the instance and the attribute it is about. False when
 // there were errors.
+// The same instance is asked again (a replacement's fresh plan, a re-diff
+// after propagation): what it already said is not repeated.
 bool ReportProviderDiagnostics(PlanRun& run, const ResourceInstance& inst, const ProviderDiagnostics& pd) {
   if (pd.empty()) return true;
   std::lock_guard<std::mutex> lock(run.mu);
@@ -331,10 +324,27 @@ bool ReportProviderDiagnostics(PlanRun& run, const ResourceInstance& inst, const
       for (const auto& k : d.attribute) attr += (attr.empty() ? "" : ".") + k;
       msg += " (attribute `" + attr + "`)";
     }
-    if (d.severity == Severity::kError) AddError(run.diags, "E0903", inst.range, msg);
-    else run.diags.Warning("W0904", inst.range, msg);
+    const char* code = d.severity == Severity::kError ? "E0903" : "W0904";
+    if (!run.reported.insert(code + msg).second) continue;
+    if (d.severity == Severity::kError) AddError(run.diags, code, inst.range, msg);
+    else run.diags.Warning(code, inst.range, msg);
   }
   return !HasErrors(pd);
+}
+
+// A loop bounded against runaway configurations stopped before it
+// converged: W0921 names the step and what was still changing.
+void ReportNotConverged(PlanRun& run, const std::string& step, int rounds,
+                        const std::vector<std::string>& addresses) {
+  std::string list;
+  for (size_t i = 0; i < addresses.size() && i < 10; ++i)
+    list += (list.empty() ? "" : ", ") + addresses[i];
+  if (addresses.size() > 10) list += " and " + std::to_string(addresses.size() - 10) + " more";
+  auto& d = run.diags.Warning("W0921", {}, step + " did not converge after " +
+                                               std::to_string(rounds) + " rounds; still changing: " +
+                                               list);
+  d.notes.push_back("the plan shows the changes of the last round; it may not be final");
+  d.help = "look for a chain of references or replace_triggered_by entries that feeds itself";
 }
 
 // One instance: refreshed prior + configuration -> change.
@@ -398,7 +408,8 @@ void DiffInstance(PlanRun& run, const ResourceInstance& inst, ResourceChange& c)
       c.action = Action::kReplace;
       // The new object's plan, as if nothing existed.
       PlanResponse fresh = p->Plan({bare, inst.address, nullptr, cfg});
-      if (!HasErrors(fresh.diagnostics)) resp.planned = fresh.planned;
+      if (!ReportProviderDiagnostics(run, inst, fresh.diagnostics)) return;
+      resp.planned = fresh.planned;
     }
     c.planned = resp.planned;
     c.after = RedactPaths(resp.planned, c.sensitive_paths);
@@ -427,12 +438,21 @@ void Diff(PlanRun& run) {
   run.plan.changes = std::move(changes);
 }
 
+// Propagation stops and keeps the first pass's changes of the instances it
+// could not re-diff: W0920 says so and why.
+void GiveUpPropagating(PlanRun& run, const std::string& why) {
+  auto& d = run.diags.Warning("W0920", {}, "cannot propagate planned values to dependent resources: " + why);
+  d.notes.push_back("resources reading values that change are planned against their current values");
+}
+
 // Step: values that change make what reads them change: evaluate again with
 // the planned values (unknown where the provider computes them) of changing
 // resources, and diff again every instance whose configuration moved.
 void PropagateChanges(PlanRun& run) {
   if (!run.have_graph || run.options.mode != PlanMode::kNormal) return;
-  for (int round = 0; round < 64; ++round) {
+  constexpr int kMaxRounds = 64;
+  std::vector<std::string> moving;
+  for (int round = 0; round < kMaxRounds; ++round) {
     std::map<std::string, json> overlay;
     for (const auto& c : run.plan.changes)
       if (c.action == Action::kCreate || c.action == Action::kUpdate || c.action == Action::kReplace)
@@ -447,18 +467,29 @@ void PropagateChanges(PlanRun& run) {
     };
     Diagnostics d;
     ConfigGraph g = run.ctx.config->Evaluate(lookup, d);
-    if (d.HasErrors()) return;
+    if (d.HasErrors()) {
+      GiveUpPropagating(run, "evaluating with the planned values failed: " + d.items()[0].message);
+      return;
+    }
     // Outputs read the planned values too (unknown ids of replacements).
     run.graph.outputs = std::move(g.outputs);
     std::vector<size_t> redo;
     for (size_t i = 0; i < run.plan.changes.size() && i < g.resources.size(); ++i) {
       const auto& inst = g.resources[i];
-      if (inst.address != run.plan.changes[i].address) return;  // shapes differ: keep pass one
+      if (inst.address != run.plan.changes[i].address) {
+        GiveUpPropagating(run, "with the planned values the configuration has `" + inst.address +
+                                   "` where it had `" + run.plan.changes[i].address + "`");
+        return;
+      }
       const ResourceInstance* old = run.graph.Find(inst.address);
       if (old && old->config != inst.config) redo.push_back(i);
     }
     if (redo.empty()) return;
-    for (size_t i : redo) run.graph.resources[i].config = g.resources[i].config;
+    moving.clear();
+    for (size_t i : redo) {
+      run.graph.resources[i].config = g.resources[i].config;
+      moving.push_back(g.resources[i].address);
+    }
     ParallelFor(redo.size(), run.options.parallelism, [&](size_t k) {
       size_t i = redo[k];
       ResourceChange c;
@@ -466,6 +497,7 @@ void PropagateChanges(PlanRun& run) {
       run.plan.changes[i] = std::move(c);
     });
   }
+  ReportNotConverged(run, "propagating planned values", kMaxRounds, moving);
 }
 
 // The delete of a recorded object, with the declaration's range while it is
@@ -572,10 +604,15 @@ bool TriggerFires(const ResourceChange& other, const TriggerMatch& m) {
 // reads its computed attributes is diffed again (PropagateChanges), until
 // nothing more fires. Returns whether anything fired.
 bool FireTriggers(PlanRun& run) {
+  constexpr int kMaxRounds = 100;
   bool any = false;
-  bool changed = true;
-  for (int round = 0; changed && round < 100; ++round) {
-    changed = false;
+  std::vector<std::string> fired;  // in the last round
+  for (int round = 0;; ++round) {
+    if (round == kMaxRounds) {
+      ReportNotConverged(run, "replace_triggered_by", kMaxRounds, fired);
+      break;
+    }
+    fired.clear();
     for (auto& c : run.plan.changes) {
       if (c.action != Action::kUpdate && c.action != Action::kNoop) continue;
       if (!c.prior) continue;  // a first create: both are created anyway
@@ -596,19 +633,17 @@ bool FireTriggers(PlanRun& run) {
       if (!fire) continue;
       c.action = Action::kReplace;
       c.action_reason = kReasonReplaceTriggered;
-      Provider* p = nullptr;
-      std::string error;
-      if (run.ctx.providers) p = run.ctx.providers->Get(c.provider, c.provider_type, &error);
-      if (p) {
+      if (Provider* p = run.GetProvider(c.provider, c.provider_type, inst->range, c.address)) {
         PlanResponse fresh = p->Plan({BareKind(c.kind), c.address, nullptr, c.config});
-        if (!HasErrors(fresh.diagnostics)) {
+        if (ReportProviderDiagnostics(run, *inst, fresh.diagnostics)) {
           c.planned = fresh.planned;
           c.after = RedactPaths(fresh.planned, c.sensitive_paths);
         }
       }
-      changed = true;
+      fired.push_back(c.address);
       any = true;
     }
+    if (fired.empty()) break;
   }
   return any;
 }
@@ -617,7 +652,17 @@ void ReplaceTriggers(PlanRun& run) {
   if (!run.have_graph || run.options.mode != PlanMode::kNormal) return;
   // A re-diff resets what it re-diffs to its own action; the next
   // FireTriggers replaces it again if its trigger still fires.
-  for (int round = 0; round < 16 && FireTriggers(run); ++round) PropagateChanges(run);
+  constexpr int kMaxRounds = 16;
+  for (int round = 0; FireTriggers(run); ++round) {
+    if (round == kMaxRounds) {
+      std::vector<std::string> replaced;
+      for (const auto& c : run.plan.changes)
+        if (c.action_reason == std::string(kReasonReplaceTriggered)) replaced.push_back(c.address);
+      ReportNotConverged(run, "replace_triggered_by with propagation", kMaxRounds, replaced);
+      return;
+    }
+    PropagateChanges(run);
+  }
 }
 
 // Step: --target keeps the targeted instances and what they depend on; a
@@ -769,7 +814,7 @@ const Step kPlanSteps[] = {
 }  // namespace
 
 Plan MakePlan(const PlanContext& ctx, const PlanOptions& options, Diagnostics& diags) {
-  PlanRun run{ctx, options, diags, {}, {}, {}, false, {}};
+  PlanRun run{ctx, options, diags, {}, {}, {}, false, {}, {}};
   run.plan.mode = options.mode;
   run.plan.variables_hash = options.variables_hash;
   if (ctx.config) run.plan.config_hash = ctx.config->ConfigHash();

@@ -80,11 +80,11 @@ struct PlanOptions {
 Plan MakePlan(const PlanContext& ctx, const PlanOptions& options, Diagnostics& diags);
 
 // True if `address` is `target` or inside it (an instance of it, or a
-// resource of module `target`).
+// resource of module `target`): Address::Contains.
 bool AddressMatches(const std::string& target, const std::string& address);
 
 // Bare kind name as in a provider schema: "slurm.reservation" -> "reservation".
-std::string BareKind(const std::string& kind);
+using ::kiln::BareKind;
 
 // The recorded form of what a provider returned for `c` (after an apply or
 // an import): sensitive values redacted and hashed with `hasher`, the

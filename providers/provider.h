@@ -10,8 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "compiler/config_graph.h"
-#include "compiler/schema.h"
+#include "core/path.h"
+#include "core/provider_schema.h"
+#include "core/severity.h"
 
 namespace kiln {
 

@@ -8,10 +8,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <llvm/ADT/StringRef.h>
-#include <llvm/Support/SHA256.h>
 #include <set>
 
+#include "core/hash.h"
+#include "core/suggest.h"
 #include "providers/discovery.h"
 #include "providers/local/local_provider.h"
 #include "providers/rpc/rpc_provider.h"
@@ -32,7 +32,7 @@ BuiltinTable& Builtins() {
   // static initialisers, which a static library would silently drop.
   static BuiltinTable* table = [] {
     auto* t = new BuiltinTable;
-    t->factories["local"] = [] { return NewLocalProvider(); };
+    t->factories[kDefaultProviderType] = [] { return NewLocalProvider(); };
     return t;
   }();
   return *table;
@@ -134,21 +134,14 @@ std::vector<PluginFile> ListPlugins(const RegistryOptions& options) {
 std::string Sha256File(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return "";
-  llvm::SHA256 sha;
+  Sha256Builder sha;
   char buf[65536];
   while (in) {
     in.read(buf, sizeof buf);
     std::streamsize n = in.gcount();
-    if (n > 0) sha.update(llvm::StringRef(buf, static_cast<size_t>(n)));
+    if (n > 0) sha.Update(std::string_view(buf, static_cast<size_t>(n)));
   }
-  std::string digest = sha.final().str();
-  static const char* kHex = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char c : digest) {
-    hex += kHex[c >> 4];
-    hex += kHex[c & 15];
-  }
-  return hex;
+  return ToHex(sha.Final());
 }
 
 // One entry per provider type (its schema, and an unconfigured spare object

@@ -555,7 +555,7 @@ void Checker::CheckDecl(const ast::Decl* d, ModuleInfo* mod) {
       break;
     case ast::DeclKind::kBackend: {
       const auto* b = static_cast<const ast::BackendDecl*>(d);
-      if (b->type_name != "local") {
+      if (b->type_name != kDefaultProviderType) {
         diags_.Error("E0420", b->type_range, "unknown backend type `" + b->type_name + "`")
             .help = "the only backend in v0.1 is `local`";
       }
@@ -578,7 +578,7 @@ void Checker::CheckDecl(const ast::Decl* d, ModuleInfo* mod) {
       TypeRef config;
       if (p_.provider_schema) {
         const ProviderSchema* schema = p_.SchemaFor(pd->type_name);
-        if (!schema && pd->type_name == "local") {
+        if (!schema && pd->type_name == kDefaultProviderType) {
           // The built-in local provider, without a registry to describe it.
         } else if (!schema) {
           WarnUnknownProvider(pd->type_name, pd->type_range);

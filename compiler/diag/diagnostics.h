@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "compiler/diag/source.h"
+#include "core/severity.h"
+#include "core/suggest.h"  // ClosestMatch
 
 namespace kiln {
-
-enum class Severity { kError, kWarning, kNote };
 
 struct Label {
   SourceRange range;
@@ -60,10 +60,5 @@ void RenderDiagnostics(const Diagnostics& diags, const SourceManager& sm,
 // One diagnostic as text (no trailing blank line); used by tests.
 std::string RenderDiagnosticText(const Diagnostic& d, const SourceManager& sm,
                                  bool color = false);
-
-// Edit-distance suggestion: the candidate closest to `name`, or "" if none is
-// close enough to be a plausible typo.
-std::string ClosestMatch(const std::string& name,
-                         const std::vector<std::string>& candidates);
 
 }  // namespace kiln

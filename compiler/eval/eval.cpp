@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "compiler/syntax/parse.h"
+#include "core/kinds.h"
 
 namespace kiln {
 
@@ -31,52 +32,28 @@ struct AddrSegment {
   std::string key;
 };
 
-// Parses the quoted key of `["..."]` at `*pos` (after the `[`).
-bool ParseKey(const std::string& a, size_t* pos, std::string* key) {
-  size_t i = *pos;
-  if (i >= a.size() || a[i] != '"') return false;
-  ++i;
-  key->clear();
-  while (i < a.size() && a[i] != '"') {
-    if (a[i] == '\\' && i + 1 < a.size()) ++i;
-    *key += a[i++];
-  }
-  if (i + 1 >= a.size() || a[i] != '"' || a[i + 1] != ']') return false;
-  *pos = i + 2;
-  return true;
-}
-
-// Splits an instance address (config_graph.h) into its segments.
+// Splits an instance address (core/address.h) into its segments. Keys the
+// compiler makes are strings: an integer key names no instance.
 bool ParseAddress(const std::string& a, std::vector<AddrSegment>* out) {
-  size_t pos = 0;
-  while (a.compare(pos, 7, "module.") == 0) {
-    AddrSegment seg;
-    seg.is_module = true;
-    size_t i = pos + 7;
-    while (i < a.size() && a[i] != '.' && a[i] != '[') seg.name += a[i++];
-    if (i < a.size() && a[i] == '[') {
-      ++i;
-      seg.has_key = true;
-      if (!ParseKey(a, &i, &seg.key)) return false;
-    }
-    if (i >= a.size() || a[i] != '.' || seg.name.empty()) return false;
-    pos = i + 1;
-    out->push_back(std::move(seg));
+  auto parsed = Address::Parse(a);
+  if (!parsed || parsed->IsModule()) return false;
+  auto segment = [](bool is_module, std::string kind, std::string name, const nlohmann::json& key,
+                    AddrSegment* seg) {
+    seg->is_module = is_module;
+    seg->kind = std::move(kind);
+    seg->name = std::move(name);
+    seg->has_key = !key.is_null();
+    if (key.is_null()) return true;
+    if (!key.is_string()) return false;
+    seg->key = key.get<std::string>();
+    return true;
+  };
+  for (const auto& m : parsed->modules) {
+    out->emplace_back();
+    if (!segment(true, "", m.name, m.key, &out->back())) return false;
   }
-  AddrSegment seg;
-  size_t br = a.find('[', pos);
-  std::string head = a.substr(pos, br == std::string::npos ? std::string::npos : br - pos);
-  size_t dot = head.rfind('.');
-  if (dot == std::string::npos || dot == 0 || dot + 1 == head.size()) return false;
-  seg.kind = head.substr(0, dot);
-  seg.name = head.substr(dot + 1);
-  if (br != std::string::npos) {
-    size_t i = br + 1;
-    seg.has_key = true;
-    if (!ParseKey(a, &i, &seg.key) || i != a.size()) return false;
-  }
-  out->push_back(std::move(seg));
-  return true;
+  out->emplace_back();
+  return segment(false, parsed->kind, parsed->name, parsed->key, &out->back());
 }
 
 // Field defaults are evaluated once and cached in the (shared) types;
@@ -108,15 +85,6 @@ struct Scope {
   std::unordered_set<const ast::Decl*> done;  // declarations evaluated (instance evaluation)
   const AddrSegment* Segment() const { return path && depth < path->size() ? &(*path)[depth] : nullptr; }
 };
-
-std::string KeySuffix(const std::string& key) {
-  std::string out = "[\"";
-  for (char c : key) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"]";
-}
 
 class Evaluator {
  public:
@@ -373,7 +341,7 @@ void Evaluator::EvalProvider(const ast::ProviderDecl* d, Scope& s) {
   pi.address = s.prefix + "provider." + d->type_name + "." + d->name;
   pi.range = d->range;
   ValueMap config;
-  const ProviderSchema* schema = d->type_name == "local" ? nullptr : p_.SchemaFor(d->type_name);
+  const ProviderSchema* schema = d->type_name == kDefaultProviderType ? nullptr : p_.SchemaFor(d->type_name);
   if (d->body) {
     for (const auto& item : d->body->items) {
       Value v = Eval(item.value.get(), s, locals);
@@ -502,7 +470,7 @@ bool Evaluator::SelectProvider(const ast::ResourceDecl* d, Scope& s, ProviderRef
                                                              ", which cannot manage " + d->FullKind());
       return false;
     }
-    if (d->provider_type.empty() && it->second.type != "local") {
+    if (d->provider_type.empty() && it->second.type != kDefaultProviderType) {
       const ProviderSchema* schema = p_.SchemaFor(it->second.type);
       if (schema && !schema->kinds.count(d->kind_name)) {
         diags_.Error("E0419", explicit_item->value->range, "provider `" + n->name + "` (" + it->second.type +
@@ -519,7 +487,7 @@ bool Evaluator::SelectProvider(const ast::ResourceDecl* d, Scope& s, ProviderRef
       if (ref.type == d->provider_type) candidates[ref.address] = ref;
       continue;
     }
-    if (ref.type == "local") {
+    if (ref.type == kDefaultProviderType) {
       candidates[ref.address] = ref;
       continue;
     }
@@ -532,7 +500,7 @@ bool Evaluator::SelectProvider(const ast::ResourceDecl* d, Scope& s, ProviderRef
   }
   if (candidates.empty()) {
     if (d->provider_type.empty()) {
-      *out = {"provider.local", "local"};
+      *out = {std::string("provider.") + kDefaultProviderType, kDefaultProviderType};
     } else {
       *out = {"provider." + d->provider_type, d->provider_type};
     }
@@ -1163,7 +1131,7 @@ void Evaluator::CheckPlacement() {
   };
   for (const ResourceInstance& r : graph_->resources) {
     const nlohmann::json& c = r.config;
-    if (r.kind == "endpoint") {
+    if (r.kind == kKindEndpoint) {
       if (c.contains("canary") && c["canary"].is_object() && c["canary"].contains("weight") && c["canary"]["weight"].is_number_integer()) {
         int64_t w = c["canary"]["weight"].get<int64_t>();
         if (w < 0 || w > 100) {
@@ -1180,7 +1148,7 @@ void Evaluator::CheckPlacement() {
         }
       }
     }
-    if (r.kind == "cluster") {
+    if (r.kind == kKindCluster) {
       if (c.contains("nodes") && c["nodes"].is_object() && c["nodes"].contains("min")) {
         int64_t mn = c["nodes"]["min"].get<int64_t>(), mx = c["nodes"]["max"].get<int64_t>();
         if (mn < 0 || mn > mx) {
@@ -1208,7 +1176,7 @@ void Evaluator::CheckPlacement() {
         }
       }
     }
-    if (r.kind != "training_job" && r.kind != "endpoint") continue;
+    if (r.kind != kKindTrainingJob && r.kind != kKindEndpoint) continue;
     if (!c.contains("cluster") || !c["cluster"].is_string()) continue;
     const ResourceInstance* cl = graph_->Find(c["cluster"].get<std::string>());
     if (!cl) continue;
@@ -1237,7 +1205,7 @@ void Evaluator::CheckPlacement() {
         }
       }
     }
-    if (r.kind == "training_job" && c.contains("nodes") && c["nodes"].is_number_integer() && cc.contains("nodes") && cc["nodes"].is_object()) {
+    if (r.kind == kKindTrainingJob && c.contains("nodes") && c["nodes"].is_number_integer() && cc.contains("nodes") && cc["nodes"].is_object()) {
       int64_t n = c["nodes"].get<int64_t>();
       int64_t mn = cc["nodes"].value("min", int64_t{1}), mx = cc["nodes"].value("max", int64_t{1});
       if (n > mx || n < 1) {

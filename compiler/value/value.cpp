@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/wire.h"
+
 namespace kiln {
 
 namespace {
@@ -312,7 +314,7 @@ nlohmann::json ToJson(const Value& v, const JsonOptions& options) {
       return out;
     }
     case ValueKind::kUnknown:
-      return json{{"$unknown", true}};
+      return kiln::Unknown();
   }
   return nullptr;
 }
@@ -343,7 +345,7 @@ Value FromJson(const nlohmann::json& j) {
       return Value::List(std::move(items));
     }
     case nlohmann::json::value_t::object: {
-      if (j.size() == 1 && j.contains("$unknown")) return Value::Unknown();
+      if (IsUnknown(j)) return Value::Unknown();
       ValueMap items;
       for (auto it = j.begin(); it != j.end(); ++it) items.emplace(it.key(), FromJson(it.value()));
       return Value::Map(std::move(items));

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <tuple>
 
+#include "core/kinds.h"
+
 namespace kiln::planner {
 
 using nlohmann::json;
@@ -58,18 +60,6 @@ const ResourceChange* Plan::Find(const std::string& address) const {
                              });
   if (it == changes.end() || it->address != address) return nullptr;
   return &*it;
-}
-
-bool IsUnknown(const json& v) {
-  return v.is_object() && v.size() == 1 && v.contains("$unknown");
-}
-
-bool ContainsUnknown(const json& v) {
-  if (IsUnknown(v)) return true;
-  if (v.is_object() || v.is_array())
-    for (const auto& e : v)
-      if (ContainsUnknown(e)) return true;
-  return false;
 }
 
 json UnknownMask(const json& v) {
@@ -168,61 +158,6 @@ std::string FormatMoney(double v) {
 
 }  // namespace
 
-const json* AtPath(const json& v, const Path& p) {
-  const json* cur = &v;
-  for (const auto& k : p) {
-    if (cur->is_object()) {
-      auto it = cur->find(k);
-      if (it == cur->end()) return nullptr;
-      cur = &*it;
-    } else if (cur->is_array()) {
-      char* end = nullptr;
-      unsigned long i = strtoul(k.c_str(), &end, 10);
-      if (k.empty() || *end || i >= cur->size()) return nullptr;
-      cur = &(*cur)[i];
-    } else {
-      return nullptr;
-    }
-  }
-  return cur;
-}
-
-void SetAtPath(json& v, const Path& p, json value) {
-  json* cur = &v;
-  for (size_t i = 0; i < p.size(); ++i) {
-    const auto& k = p[i];
-    if (cur->is_array()) {
-      char* end = nullptr;
-      unsigned long idx = strtoul(k.c_str(), &end, 10);
-      if (k.empty() || *end || idx >= cur->size()) return;
-      cur = &(*cur)[idx];
-      continue;
-    }
-    if (!cur->is_object()) *cur = json::object();
-    cur = &(*cur)[k];
-  }
-  *cur = std::move(value);
-}
-
-void EraseAtPath(json& v, const Path& p) {
-  if (p.empty()) return;
-  Path parent(p.begin(), p.end() - 1);
-  const json* cp = AtPath(v, parent);
-  if (!cp || !cp->is_object()) return;
-  json* mp = const_cast<json*>(cp);
-  mp->erase(p.back());
-}
-
-json RedactPaths(json v, const std::vector<Path>& paths) {
-  for (const auto& p : paths) {
-    if (p.empty()) return state::kSensitivePlaceholder;
-    const json* at = AtPath(v, p);
-    if (!at || at->is_null() || IsUnknown(*at)) continue;
-    SetAtPath(v, p, state::kSensitivePlaceholder);
-  }
-  return v;
-}
-
 std::optional<double> HourlyCost(const std::vector<std::pair<std::string, json>>& kind_attrs,
                                  const GpuPriceFn& prices, bool* any_gpu) {
   double total = 0;
@@ -231,7 +166,7 @@ std::optional<double> HourlyCost(const std::vector<std::pair<std::string, json>>
     if (!attrs.is_object()) continue;
     const json* gpu = AtPath(attrs, {"gpu"});
     if (!gpu || !gpu->is_object() || !gpu->contains("model")) continue;
-    if ((kind == "training_job" || kind == "endpoint")) {
+    if ((kind == kKindTrainingJob || kind == kKindEndpoint)) {
       const json* cluster = AtPath(attrs, {"cluster"});
       if (cluster && !cluster->is_null()) continue;  // counted by the cluster
     }
@@ -240,7 +175,7 @@ std::optional<double> HourlyCost(const std::vector<std::pair<std::string, json>>
     std::string model = (*gpu)["model"].get<std::string>();
     double count = gpu->contains("count") && (*gpu)["count"].is_number()
                        ? (*gpu)["count"].get<double>() : 1.0;
-    const char* mult_attr = kind == "endpoint" ? "replicas" : "nodes";
+    const char* mult_attr = kind == kKindEndpoint ? "replicas" : "nodes";
     double mult = 1;
     if (const json* m = AtPath(attrs, {mult_attr})) {
       if (m->is_number()) mult = m->get<double>();

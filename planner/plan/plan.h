@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "compiler/config_graph.h"
+#include "core/wire.h"
 #include "planner/state/state.h"
 
 namespace kiln::planner {
@@ -150,18 +151,16 @@ nlohmann::json PlanToJson(const Plan& plan);
 nlohmann::json SavedPlanToJson(const Plan& plan);
 bool SavedPlanFromJson(const nlohmann::json& j, Plan* out, std::string* error);
 
-// {"$unknown": true}
-bool IsUnknown(const nlohmann::json& v);
-bool ContainsUnknown(const nlohmann::json& v);
+// The wire helpers (core/wire.h), under the names planner code uses.
+using ::kiln::ContainsUnknown;
+using ::kiln::IsUnknown;
 // `after` with true at unknown leaves and false... (CLI.md after_unknown):
 // mirrors `v` with `true` at unknown leaves; objects/arrays kept, other leaves
 // dropped (an empty object when nothing is unknown).
 nlohmann::json UnknownMask(const nlohmann::json& v);
-// Value at a path, null when absent.
-const nlohmann::json* AtPath(const nlohmann::json& v, const Path& p);
-void SetAtPath(nlohmann::json& v, const Path& p, nlohmann::json value);
-void EraseAtPath(nlohmann::json& v, const Path& p);
-// Replaces the value at each existing path by "(sensitive)".
-nlohmann::json RedactPaths(nlohmann::json v, const std::vector<Path>& paths);
+using ::kiln::AtPath;
+using ::kiln::EraseAtPath;
+using ::kiln::RedactPaths;
+using ::kiln::SetAtPath;
 
 }  // namespace kiln::planner

@@ -4,63 +4,13 @@
 
 #include <algorithm>
 
-#include "llvm/ADT/ArrayRef.h"
-#include "llvm/ADT/StringRef.h"
-#include "llvm/Support/SHA256.h"
+#include "core/hash.h"
+#include "core/wire.h"
 #include "planner/state/state.h"
 
 namespace kiln::state {
 
 using nlohmann::json;
-
-namespace {
-
-std::string Sha256(const std::string& data) {
-  llvm::SHA256 sha;
-  sha.update(llvm::StringRef(data));
-  return sha.final().str();
-}
-
-bool IsUnknown(const json& v) {
-  return v.is_object() && v.size() == 1 && v.contains("$unknown");
-}
-
-// Follows `path` in `root`; null when a step is missing.
-const json* Lookup(const json& root, const Path& path) {
-  const json* cur = &root;
-  for (const std::string& step : path) {
-    if (cur->is_object()) {
-      auto it = cur->find(step);
-      if (it == cur->end()) return nullptr;
-      cur = &*it;
-    } else if (cur->is_array()) {
-      if (step.empty() || !std::all_of(step.begin(), step.end(), ::isdigit)) return nullptr;
-      size_t index = std::stoul(step);
-      if (index >= cur->size()) return nullptr;
-      cur = &(*cur)[index];
-    } else {
-      return nullptr;
-    }
-  }
-  return cur;
-}
-
-json* Lookup(json& root, const Path& path) {
-  return const_cast<json*>(Lookup(static_cast<const json&>(root), path));
-}
-
-}  // namespace
-
-std::string ToHex(const std::string& bytes) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 0xf];
-  }
-  return out;
-}
 
 std::string HmacSha256(const std::string& key, const std::string& message) {
   constexpr size_t kBlock = 64;
@@ -163,7 +113,7 @@ Redacted RedactForState(const json& attributes, const std::vector<Path>& paths,
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
   for (const Path& path : sorted) {
     if (path.empty()) continue;
-    json* value = Lookup(out.attributes, path);
+    json* value = AtPath(out.attributes, path);
     if (value == nullptr || value->is_null() || IsUnknown(*value)) continue;
     out.hashes[PathToPointer(path)] = hasher.Hash(*value);
     *value = kSensitivePlaceholder;
@@ -176,9 +126,9 @@ json RestoreSensitive(const json& attributes, const std::map<std::string, std::s
   json out = attributes;
   for (const auto& [pointer, hash] : hashes) {
     Path path = PointerToPath(pointer);
-    const json* candidate = Lookup(source, path);
+    const json* candidate = AtPath(source, path);
     if (candidate == nullptr || IsUnknown(*candidate) || !hasher.Same(*candidate, hash)) continue;
-    json* slot = Lookup(out, path);
+    json* slot = AtPath(out, path);
     if (slot == nullptr || *slot != kSensitivePlaceholder) continue;
     *slot = *candidate;
   }

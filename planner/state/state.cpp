@@ -223,78 +223,10 @@ std::string NowUtc() {
 
 namespace kiln::state {
 
-namespace {
-
-bool IsIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
-bool IsIdentChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-}
-
-// Reads `[<json string or integer>]` at `pos`; advances past it.
-bool ReadKey(const std::string& s, size_t* pos, nlohmann::json* key) {
-  size_t i = *pos + 1;
-  if (i < s.size() && s[i] == '"') {
-    size_t j = i + 1;
-    while (j < s.size() && s[j] != '"') j += s[j] == '\\' ? 2 : 1;
-    if (j >= s.size()) return false;
-    nlohmann::json k = nlohmann::json::parse(s.substr(i, j - i + 1), nullptr, false);
-    if (k.is_discarded() || !k.is_string()) return false;
-    if (j + 1 >= s.size() || s[j + 1] != ']') return false;
-    *key = k;
-    *pos = j + 2;
-    return true;
-  }
-  size_t j = i;
-  while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
-  if (j == i || j >= s.size() || s[j] != ']' || j - i > 18) return false;
-  *key = std::stoll(s.substr(i, j - i));
-  *pos = j + 1;
-  return true;
-}
-
-}  // namespace
-
 std::optional<ParsedAddress> ParseAddress(const std::string& address) {
-  struct Segment {
-    std::string ident;
-    nlohmann::json key;
-    size_t end;  // offset just past the segment (and its key)
-  };
-  std::vector<Segment> segments;
-  size_t pos = 0;
-  while (pos < address.size()) {
-    if (!IsIdentStart(address[pos])) return std::nullopt;
-    size_t start = pos;
-    while (pos < address.size() && IsIdentChar(address[pos])) ++pos;
-    Segment seg{address.substr(start, pos - start), nullptr, 0};
-    if (pos < address.size() && address[pos] == '[') {
-      if (!ReadKey(address, &pos, &seg.key)) return std::nullopt;
-    }
-    seg.end = pos;
-    segments.push_back(std::move(seg));
-    if (pos == address.size()) break;
-    if (address[pos] != '.') return std::nullopt;
-    ++pos;
-    if (pos == address.size()) return std::nullopt;  // trailing dot
-  }
-  ParsedAddress out;
-  size_t i = 0;
-  size_t module_end = 0;
-  while (i + 1 < segments.size() && segments[i].ident == "module" && segments[i].key.is_null() &&
-         segments.size() - i > 3) {
-    module_end = segments[i + 1].end;
-    i += 2;
-  }
-  out.module = address.substr(0, module_end);
-  if (segments.size() - i < 2) return std::nullopt;
-  for (size_t j = i; j + 1 < segments.size(); ++j) {
-    if (!segments[j].key.is_null()) return std::nullopt;  // only the name takes a key
-    if (!out.kind.empty()) out.kind += '.';
-    out.kind += segments[j].ident;
-  }
-  out.name = segments.back().ident;
-  out.key = segments.back().key;
-  return out;
+  auto parsed = Address::Parse(address);
+  if (!parsed || parsed->IsModule()) return std::nullopt;
+  return ParsedAddress{parsed->ModulePath(), parsed->kind, parsed->name, parsed->key};
 }
 
 }  // namespace kiln::state

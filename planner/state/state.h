@@ -27,8 +27,11 @@
 #include <string>
 #include <vector>
 
-#include "compiler/config_graph.h"
 #include "compiler/diag/diagnostics.h"
+#include "core/address.h"
+#include "core/hash.h"
+#include "core/path.h"
+#include "core/wire.h"
 
 namespace kiln::state {
 
@@ -38,7 +41,7 @@ namespace kiln::state {
 inline constexpr int kStateFormatVersion = 2;
 inline constexpr char kDefaultStatePath[] = ".kiln/state.json";
 // What stands in for a sensitive value in state, in `state show` and `output`.
-inline constexpr char kSensitivePlaceholder[] = "(sensitive)";
+using ::kiln::kSensitivePlaceholder;
 
 inline constexpr char kStatusReady[] = "ready";
 // Created, but a later step of its creation failed: replaced on the next apply.
@@ -158,7 +161,7 @@ class SensitiveHasher {
 
 // Raw HMAC-SHA256 (RFC 2104) of `message` with `key`; 32 bytes.
 std::string HmacSha256(const std::string& key, const std::string& message);
-std::string ToHex(const std::string& bytes);
+using ::kiln::ToHex;
 
 struct Redacted {
   nlohmann::json attributes;                   // sensitive subtrees -> placeholder
@@ -180,6 +183,8 @@ Path PointerToPath(const std::string& pointer);
 // An instance address split into its parts: `module.eu["k"].slurm.reservation.r[0]`
 // -> module `module.eu["k"]`, kind `slurm.reservation`, name `r`, key 0. The
 // last dotted name before the key is the name; what precedes it is the kind.
+// Address::Parse (core/address.h) in the form state records use; a module
+// address is no instance address.
 struct ParsedAddress {
   std::string module;
   std::string kind;

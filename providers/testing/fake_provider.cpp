@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/wire.h"
 #include "providers/registry.h"
 
 namespace kiln::testing {
@@ -46,12 +47,6 @@ FakeProvider::FakeProvider(FakeOptions options) : options_(std::move(options)) {
 }
 
 namespace {
-
-bool IsUnknown(const json& v) {
-  return v.is_object() && v.size() == 1 && v.contains("$unknown");
-}
-
-json Unknown() { return json{{"$unknown", true}}; }
 
 ProviderDiagnostics Error(const std::string& summary) {
   return {ProviderDiagnostic{Severity::kError, summary, "", {}}};
