@@ -13,18 +13,15 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+
+#include "tests/common/test_util.h"
 #include <thread>
 
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using kiln::testutil::ReadFile;
 
 class CliInterruptTest : public ::testing::Test {
  protected:
@@ -51,10 +48,9 @@ class CliInterruptTest : public ::testing::Test {
     dup2(out, 1);
     dup2(out, 2);
     dup2(in, 0);
-    setenv("KILN_ENABLE_FAKE_PROVIDER", "1", 1);
     setenv("KILN_FAKE_LATENCY_MS", std::to_string(latency_ms).c_str(), 1);
     std::vector<char*> argv;
-    std::string bin = KILN_BINARY;
+    std::string bin = KILN_TEST_DRIVER;
     argv.push_back(bin.data());
     std::vector<std::string> copy = args;
     for (auto& a : copy) argv.push_back(a.data());
@@ -72,7 +68,7 @@ class CliInterruptTest : public ::testing::Test {
   // Waits until out.txt contains `text` (up to 10 s).
   bool WaitForOutput(const std::string& text) {
     for (int i = 0; i < 200; ++i) {
-      if (ReadAll(dir_ / "out.txt").find(text) != std::string::npos) return true;
+      if (ReadFile(dir_ / "out.txt").find(text) != std::string::npos) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return false;
@@ -83,14 +79,14 @@ class CliInterruptTest : public ::testing::Test {
 
 TEST_F(CliInterruptTest, SecondSigintAbortsCreatesInFlightAndExits130) {
   pid_t pid = Start({"--no-color", "apply", "--auto-approve"}, 20000);
-  ASSERT_TRUE(WaitForOutput("fake.thing.t2: Creating...")) << ReadAll(dir_ / "out.txt");
+  ASSERT_TRUE(WaitForOutput("fake.thing.t2: Creating...")) << ReadFile(dir_ / "out.txt");
   auto t0 = std::chrono::steady_clock::now();
   kill(pid, SIGINT);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   kill(pid, SIGINT);
   int code = Wait(pid);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-  std::string out = ReadAll(dir_ / "out.txt");
+  std::string out = ReadFile(dir_ / "out.txt");
   EXPECT_EQ(code, 130) << out;
   EXPECT_LT(ms, 8000) << out;
   EXPECT_NE(out.find("Second interrupt"), std::string::npos) << out;
@@ -104,21 +100,21 @@ TEST_F(CliInterruptTest, SecondSigintAbortsCreatesInFlightAndExits130) {
       if (e.path().extension() == ".json" && e.path().filename().string()[0] != '.') ++objects;
   EXPECT_EQ(objects, 0u);
   pid_t plan = Start({"--no-color", "plan", "--detailed-exitcode"}, 0);
-  EXPECT_EQ(Wait(plan), 2) << ReadAll(dir_ / "out.txt");
-  EXPECT_NE(ReadAll(dir_ / "out.txt").find("4 to add"), std::string::npos) << ReadAll(dir_ / "out.txt");
+  EXPECT_EQ(Wait(plan), 2) << ReadFile(dir_ / "out.txt");
+  EXPECT_NE(ReadFile(dir_ / "out.txt").find("4 to add"), std::string::npos) << ReadFile(dir_ / "out.txt");
 }
 
 TEST_F(CliInterruptTest, OneSigintFinishesWhatIsInFlightAndSavesIt) {
   pid_t pid = Start({"--no-color", "apply", "--auto-approve"}, 1500);
-  ASSERT_TRUE(WaitForOutput("fake.thing.t2: Creating...")) << ReadAll(dir_ / "out.txt");
+  ASSERT_TRUE(WaitForOutput("fake.thing.t2: Creating...")) << ReadFile(dir_ / "out.txt");
   kill(pid, SIGINT);
   int code = Wait(pid);
-  std::string out = ReadAll(dir_ / "out.txt");
+  std::string out = ReadFile(dir_ / "out.txt");
   EXPECT_EQ(code, 130) << out;
   EXPECT_EQ(out.find("Second interrupt"), std::string::npos) << out;
   for (const char* a : {"fake.thing.t0", "fake.thing.t1", "fake.thing.t2"})
     EXPECT_NE(out.find(std::string(a) + ": Creation complete"), std::string::npos) << a << "\n" << out;
-  std::string state = ReadAll(dir_ / ".kiln/state.json");
+  std::string state = ReadFile(dir_ / ".kiln/state.json");
   EXPECT_NE(state.find("\"fake.thing.t2\""), std::string::npos) << state;
   EXPECT_EQ(state.find("\"fake.thing.after\""), std::string::npos) << state;
 }

@@ -1,4 +1,4 @@
-// The real binary (KILN_BINARY) end to end against the fake provider, whose
+// The kiln CLI (KILN_TEST_DRIVER: kiln with the fake provider) end to end against the fake provider, whose
 // objects live in a directory so that separate processes see them: plan,
 // apply, saved plans (stale ones refused), destroy, exit codes, corrupt
 // state, and a crash test that SIGKILLs `kiln apply` at seeded moments.
@@ -16,6 +16,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
+
+#include "tests/common/test_util.h"
 #include <thread>
 
 namespace {
@@ -40,26 +42,14 @@ class CliTest : public ::testing::Test {
   void Write(const std::string& name, const std::string& text) {
     std::ofstream(dir_ / name) << text;
   }
-  std::string Read(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
+  std::string Read(const fs::path& p) { return kiln::testutil::ReadFile(p); }
   std::string Env(int latency_ms = 0) {
-    return "KILN_ENABLE_FAKE_PROVIDER=1 KILN_FAKE_LATENCY_MS=" + std::to_string(latency_ms) + " ";
+    return "KILN_FAKE_LATENCY_MS=" + std::to_string(latency_ms) + " ";
   }
   KilnRun Kiln(const std::string& args, int latency_ms = 0) {
-    std::string cmd = "cd " + dir_.string() + " && " + Env(latency_ms) + KILN_BINARY + " --no-color " +
-                      args + " </dev/null 2>&1";
-    KilnRun r{0, ""};
-    FILE* p = popen(cmd.c_str(), "r");
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    int status = pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
+    auto r = kiln::testutil::RunKilnBinary(KILN_TEST_DRIVER, dir_.string(), "--no-color " + args,
+                                     {Env(latency_ms), true});
+    return KilnRun{r.exit_code, r.out};
   }
   // The fake provider's objects, counted per address.
   std::map<std::string, int> Objects() {
@@ -177,7 +167,6 @@ TEST_F(CliTest, SigkillDuringApplyNeverLosesOrDuplicatesObjects) {
       // Slow enough that the seeded kills land mid-apply (a faster journal
       // made 5-15 ms applies finish before most kills).
       std::string latency = std::to_string(15 + round % 3 * 10);
-      setenv("KILN_ENABLE_FAKE_PROVIDER", "1", 1);
       setenv("KILN_FAKE_LATENCY_MS", latency.c_str(), 1);
       if (chdir(dir_.c_str()) != 0) _exit(99);
       int null = open("/dev/null", O_RDWR);
@@ -185,7 +174,7 @@ TEST_F(CliTest, SigkillDuringApplyNeverLosesOrDuplicatesObjects) {
       dup2(null, 1);
       dup2(null, 2);
       std::string extra = round % 2 ? "--parallelism=4" : "--parallelism=16";
-      execl(KILN_BINARY, KILN_BINARY, "apply", "--auto-approve", extra.c_str(), (char*)nullptr);
+      execl(KILN_TEST_DRIVER, KILN_TEST_DRIVER, "apply", "--auto-approve", extra.c_str(), (char*)nullptr);
       _exit(98);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % max_delay_ms));

@@ -14,6 +14,7 @@
 #include "planner/planner.h"
 #include "planner/render/render.h"
 #include "providers/testing/fake_provider.h"
+#include "tests/common/test_util.h"
 
 namespace kiln::planner::test {
 
@@ -148,12 +149,7 @@ class PlannerTest : public ::testing::Test {
     return c ? c->action : Action::kRead;  // kRead: "not in the plan"
   }
 
-  std::string ReadFile(const std::filesystem::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
+  std::string ReadFile(const std::filesystem::path& p) { return testutil::ReadFile(p); }
 
   std::filesystem::path dir_;
   testing::FakeOptions fake_options_;

@@ -11,28 +11,20 @@
 #include <random>
 #include <sstream>
 
+#include "tests/common/test_util.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using kiln::testutil::ReadFile;
 
 // Standard output, and standard error too unless `stdout_only`.
 int RunIn(const fs::path& dir, const std::string& args, std::string* out, bool stdout_only = false) {
-  std::string cmd = "cd " + dir.string() + " && KILN_ENABLE_FAKE_PROVIDER=1 " + KILN_BINARY +
-                    " --no-color " + args + " </dev/null " + (stdout_only ? "2>/dev/null" : "2>&1");
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  out->clear();
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto r = kiln::testutil::RunKilnBinary(KILN_TEST_DRIVER, dir.string(), "--no-color " + args,
+                                   {"", !stdout_only});
+  *out = r.out;
+  return r.exit_code;
 }
 
 class ScenarioTest : public ::testing::TestWithParam<std::string> {};
@@ -55,7 +47,7 @@ TEST_P(ScenarioTest, PlanMatchesExpected) {
   // Optional extra plan flags (`--target ...`), one line.
   std::string args;
   if (fs::exists(src / "args")) {
-    args = " " + ReadAll(src / "args");
+    args = " " + ReadFile(src / "args");
     while (!args.empty() && (args.back() == '\n' || args.back() == ' ')) args.pop_back();
   }
   std::string text, json_text;
@@ -79,8 +71,8 @@ TEST_P(ScenarioTest, PlanMatchesExpected) {
     std::ofstream(src / "expected.json") << json_pretty;
     return;
   }
-  EXPECT_EQ(text, ReadAll(src / "expected.txt"));
-  EXPECT_EQ(json_pretty, ReadAll(src / "expected.json"));
+  EXPECT_EQ(text, ReadFile(src / "expected.txt"));
+  EXPECT_EQ(json_pretty, ReadFile(src / "expected.json"));
 }
 
 std::vector<std::string> Scenarios() {

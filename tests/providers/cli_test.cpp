@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "providers/discovery.h"
+#include "tests/common/test_util.h"
 
 namespace kiln {
 namespace {
@@ -25,17 +26,9 @@ struct RunResult {
 };
 
 RunResult Kiln(const std::string& dir, const std::string& args) {
-  std::string cmd = "cd '" + dir + "' && env -u KILN_PROVIDER_PATH -u KILN_LOG NO_COLOR=1 '" +
-                    std::string(KILN_BINARY) + "' " + args + " 2>&1";
-  RunResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  auto r = testutil::RunKilnBinary(KILN_BINARY, dir, args,
+                                   {"env -u KILN_PROVIDER_PATH -u KILN_LOG NO_COLOR=1 ", true});
+  return RunResult{r.exit_code, r.out};
 }
 
 class Cli : public ::testing::Test {

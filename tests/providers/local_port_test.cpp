@@ -63,6 +63,18 @@ class LocalPort : public ::testing::Test {
     std::string t = (fs::temp_directory_path() / "kiln-local-port-XXXXXX").string();
     ASSERT_NE(mkdtemp(t.data()), nullptr);
     root_ = t;
+    static const char* kTests[] = {"OneReplicaListensOnThePort",
+                                   "ReplicaIListensOnPortPlusI",
+                                   "PortZeroTakesFreePorts",
+                                   "APortInUseIsAnErrorAtPlanAndApplyNamingThePort",
+                                   "APortOfAnotherEndpointNamesIt",
+                                   "AReplacementOfTheSameEndpointTakesThePortOver",
+                                   "ChangingThePortRestartsOnTheNewOne",
+                                   "OutOfRangeIsAValidationError"};
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (size_t i = 0; i < std::size(kTests); ++i)
+      if (name == kTests[i]) block_ = kFirstPort + static_cast<int>(i) * kBlockSize;
+    ASSERT_GE(block_, 0) << "give " << name << " a port block in kTests";
     p_ = NewLocalProvider(sys_);
     ASSERT_FALSE(HasErrors(p_->Configure({{{"root", root_}}}).diagnostics));
   }
@@ -71,16 +83,32 @@ class LocalPort : public ::testing::Test {
     fs::remove_all(root_);
   }
 
-  // A port p with p .. p+n-1 all free now.
+  // A port p with p .. p+n-1 all free now, from this test's own block.
+  //
+  // Ports are not taken from the kernel (bind to port 0): those come from
+  // the ephemeral range (32768-60999 on Linux), which every process shares
+  // for its own free-port picks and the source ports of its outgoing
+  // connections. Under `ctest -j2` another test (another LocalPort test's
+  // endpoint on port 0, anything's HTTP health checks) could take the port
+  // between the check here and the server's bind, and the replacement test,
+  // which binds the same port twice, failed that way once. The blocks lie
+  // below the ephemeral range (never handed out by the kernel) and are
+  // disjoint per test (never shared by two tests running at once).
   int FreeRun(int n) {
-    for (int tries = 0; tries < 50; ++tries) {
-      int p = sys_->FreePort();
-      bool all = p > 0 && p + n - 1 <= 65535;
+    while (next_ + n <= kBlockSize) {
+      int p = block_ + next_;
+      bool all = true;
       for (int i = 0; all && i < n; ++i) all = sys_->PortFree(p + i);
+      next_ += all ? n : 1;
       if (all) return p;
     }
     return -1;
   }
+
+  static constexpr int kFirstPort = 18550;  // .. 18597: 8 tests x 6 ports
+  static constexpr int kBlockSize = 6;
+  int block_ = -1;
+  int next_ = 0;
 
   ApplyResponse Apply(const std::string& address, const json& prior, const json& config,
                       std::vector<std::string>* progress = nullptr) {
