@@ -110,6 +110,9 @@ class CompiledConfig {
                                                            Diagnostics& diags) const = 0;
   // A hash of every source file and input value, recorded in saved plans.
   virtual std::string ConfigHash() const = 0;
+  // Where attribute `path` of instance `address` is written (for provider
+  // diagnostics about one attribute); invalid when it is not written there.
+  virtual SourceRange AttributeRange(const std::string& /*address*/, const Path& /*path*/) const { return {}; }
 };
 
 // Loads, parses and checks the module tree rooted at options.root_dir. Source

@@ -331,8 +331,14 @@ bool ReportProviderDiagnostics(PlanRun& run, const ResourceInstance& inst, const
       for (const auto& k : d.attribute) attr += (attr.empty() ? "" : ".") + k;
       msg += " (attribute `" + attr + "`)";
     }
-    if (d.severity == Severity::kError) AddError(run.diags, "E0903", inst.range, msg);
-    else run.diags.Warning("W0904", inst.range, msg);
+    // Point at the attribute's line when it is written in the resource.
+    SourceRange at = inst.range;
+    if (!d.attribute.empty() && run.ctx.config) {
+      SourceRange attr_range = run.ctx.config->AttributeRange(inst.address, d.attribute);
+      if (attr_range.valid()) at = attr_range;
+    }
+    if (d.severity == Severity::kError) AddError(run.diags, "E0903", at, msg);
+    else run.diags.Warning("W0904", at, msg);
   }
   return !HasErrors(pd);
 }
