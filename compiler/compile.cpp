@@ -3,6 +3,7 @@
 #include "compiler/compile.h"
 
 #include <cstdlib>
+#include <set>
 
 #include "compiler/eval/eval.h"
 #include "compiler/syntax/parse.h"
@@ -28,6 +29,10 @@ class CompiledConfigImpl : public CompiledConfig {
 
   std::string ConfigHash() const override { return hash_; }
 
+  SourceRange AttributeRange(const std::string& address, const Path& path) const override {
+    return AttributeSourceRange(*program_, address, path);
+  }
+
   const Program& program() const { return *program_; }
   const std::map<std::string, Value>& inputs() const { return inputs_; }
 
@@ -37,6 +42,24 @@ class CompiledConfigImpl : public CompiledConfig {
   std::string hash_;
 };
 
+// A type error in one attribute must not hide the checks that need values
+// (placement, cost, ranges, bounds, overflow) of everything else: evaluate
+// what the errors leave intact and keep those diagnostics only (the rest
+// would repeat or follow from the errors already reported).
+void AddValueChecks(const Program& program, Diagnostics& diags) {
+  std::vector<SourceRange> poisoned;
+  for (const Diagnostic& d : diags.items()) {
+    if (d.severity == Severity::kError && d.range.valid()) poisoned.push_back(d.range);
+  }
+  Diagnostics found;
+  EvaluateForChecks(program, poisoned, found);
+  static const std::set<std::string> kValueChecks = {"E0440", "E0441", "E0442", "E0443", "E0444",
+                                                      "E0445", "E0447", "E0448"};
+  for (const Diagnostic& d : found.items()) {
+    if (kValueChecks.count(d.code)) diags.Add(d);
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<CompiledConfig> Compile(const CompileOptions& options, SourceManager& sm, Diagnostics& diags) {
@@ -45,6 +68,7 @@ std::unique_ptr<CompiledConfig> Compile(const CompileOptions& options, SourceMan
   std::unique_ptr<Program> program = CheckProgram(options.root_dir, sm, options.provider_schema, local,
                                                     options.allow_empty_root);
   if (local.HasErrors() || !program->root) {
+    if (program->root) AddValueChecks(*program, local);
     local.SortBySource();
     diags.Append(local);
     return nullptr;

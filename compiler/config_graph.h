@@ -86,6 +86,9 @@ class CompiledConfig {
                                                            Diagnostics& diags) const = 0;
   // A hash of every source file and input value, recorded in saved plans.
   virtual std::string ConfigHash() const = 0;
+  // Where attribute `path` of instance `address` is written (for provider
+  // diagnostics about one attribute); invalid when it is not written there.
+  virtual SourceRange AttributeRange(const std::string& /*address*/, const Path& /*path*/) const { return {}; }
 };
 
 // Compile() and its options are declared in compiler/compile.h.

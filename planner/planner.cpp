@@ -324,10 +324,16 @@ bool ReportProviderDiagnostics(PlanRun& run, const ResourceInstance& inst, const
       for (const auto& k : d.attribute) attr += (attr.empty() ? "" : ".") + k;
       msg += " (attribute `" + attr + "`)";
     }
+    // Point at the attribute's line when it is written in the resource.
+    SourceRange at = inst.range;
+    if (!d.attribute.empty() && run.ctx.config) {
+      SourceRange attr_range = run.ctx.config->AttributeRange(inst.address, d.attribute);
+      if (attr_range.valid()) at = attr_range;
+    }
     const char* code = d.severity == Severity::kError ? "E0903" : "W0904";
     if (!run.reported.insert(code + msg).second) continue;
-    if (d.severity == Severity::kError) AddError(run.diags, code, inst.range, msg);
-    else run.diags.Warning(code, inst.range, msg);
+    if (d.severity == Severity::kError) AddError(run.diags, code, at, msg);
+    else run.diags.Warning(code, at, msg);
   }
   return !HasErrors(pd);
 }

@@ -50,6 +50,9 @@ const T* As(const Expr* e) { return e && e->kind == T::kKind ? static_cast<const
 struct NullExpr : Expr {
   static constexpr ExprKind kKind = ExprKind::kNull;
   NullExpr() : Expr(kKind) {}
+  // Stands for a literal the parser already reported (`10min`, `1e999`):
+  // the checker takes it as any type so the error is not repeated.
+  bool from_error = false;
 };
 
 struct BoolExpr : Expr {
@@ -369,6 +372,12 @@ struct Comment {
 struct File {
   uint32_t file_id = 0;
   std::vector<DeclPtr> decls;
+  // Names of declarations that did not parse (their header was readable):
+  // references to them are not reported again as unknown names.
+  std::vector<std::string> broken_names;
+  // The file could not be read as text at all (not UTF-8): any name may
+  // have been declared in it.
+  bool unreadable = false;
   std::vector<Comment> comments;  // every comment, in source order
 };
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "compiler/eval/eval.h"
+#include "compiler/syntax/literals.h"
 #include "compiler/syntax/parse.h"
 
 namespace kiln {
@@ -49,6 +50,9 @@ std::string GpuCatalog::Closest(const std::string& name) const {
 const GpuModelInfo* GpuCatalog::SmallestWithMemory(int64_t memory) const {
   const GpuModelInfo* best = nullptr;
   for (const auto& m : models) {
+    // A memory request asks for a GPU: TPU chips (catalog `kind = "tpu"`,
+    // whose compute_capability is their generation, "tpu-v5e") are not one.
+    if (m.compute_capability.rfind("tpu", 0) == 0) continue;
     if (m.memory >= memory && (!best || m.memory < best->memory)) best = &m;
   }
   return best;
@@ -111,7 +115,7 @@ const std::vector<BuiltinArity>& BuiltinArities() {
       {"floor", 1, 1},      {"tostring", 1, 1},   {"toint", 1, 1},      {"tofloat", 1, 1},
       {"jsonencode", 1, 1}, {"jsondecode", 1, 1}, {"seconds", 1, 1},    {"hours", 1, 1},
       {"gib", 1, 1},        {"env", 1, 2},        {"file", 1, 1},       {"sha256", 1, 1},
-      {"gpu_memory", 1, 1}, {"gpu_price", 1, 2},
+      {"gpu_memory", 1, 1}, {"gpu_price", 1, 2},  {"product", 1, -1},   {"range", 2, 3},
   };
   return table;
 }
@@ -180,8 +184,23 @@ class Checker {
     Diagnostic& d = diags_.Warning("W0402", range, "provider type `" + type + "` is not installed; its settings and kinds are not checked");
     d.help = "install the provider plugin `kiln-provider-" + type + "` (or check the spelling) and run `kiln init`";
   }
-  void Mismatch(SourceRange range, const std::string& what, const TypeRef& expected,
-                const TypeRef& found, const std::string& why);
+  // W0403: `env` setting a variable of the multi-node rendezvous contract.
+  void WarnRendezvousEnv(const ast::ObjectExpr* body) {
+    static const char* kNames[] = {"KILN_NODE_RANK", "KILN_NUM_NODES", "KILN_NODE_ADDRS", "KILN_MASTER_ADDR",
+                                   "KILN_MASTER_PORT", "KILN_GPUS_PER_NODE", "MASTER_ADDR", "MASTER_PORT",
+                                   "NODE_RANK", "WORLD_SIZE"};
+    const ast::ObjectItem* env = body->Find("env");
+    const auto* obj = env ? ast::As<ast::ObjectExpr>(env->value.get()) : nullptr;
+    if (!obj) return;
+    for (const auto& item : obj->items) {
+      if (std::none_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return item.key == n; })) continue;
+      Diagnostic& d = diags_.Warning("W0403", item.key_range, "`env` sets `" + item.key + "`, which every provider sets on each node of a job");
+      d.label = "overrides the rendezvous environment";
+      d.help = "remove it and read the provider's value; see \"Multi-node jobs\" in docs/language.md (the KILN_* names, MASTER_ADDR, MASTER_PORT, NODE_RANK, WORLD_SIZE)";
+    }
+  }
+  Diagnostic& Mismatch(SourceRange range, const std::string& what, const TypeRef& expected,
+                       const TypeRef& found, const std::string& why);
   std::vector<std::string> NamesInScope(const Ctx& ctx) const;
 
   Program& p_;
@@ -338,9 +357,13 @@ TypeRef Checker::ResolveType(const ast::TypeExpr* t, ModuleInfo* mod) {
             f.sensitive = true;
           } else if (m == "computed") {
             f.computed = true;
+          } else if (m == "positive") {
+            f.bound = Bound::kPositive;
+          } else if (m == "nonnegative") {
+            f.bound = Bound::kNonNegative;
           } else {
             diags_.Error("E0407", rf.range, "unknown field modifier `" + m + "`")
-                .help = "field modifiers are `sensitive` and `computed`";
+                .help = "field modifiers are `sensitive`, `computed`, `positive` and `nonnegative`";
           }
         }
         if (f.default_expr) {
@@ -637,6 +660,9 @@ void Checker::CheckDecl(const ast::Decl* d, ModuleInfo* mod) {
       if (rd->body) {
         if (kind->kind == TypeKind::kKind && kind->schema) {
           CheckRecordBody(rd->body.get(), *kind->schema, ctx, rd->FullKind(), true, rd->name_range);
+          if (rd->provider_type.empty() && (rd->kind_name == "training_job" || rd->kind_name == "endpoint")) {
+            WarnRendezvousEnv(rd->body.get());
+          }
         } else {
           for (const auto& item : rd->body->items) Infer(item.value.get(), ctx);
         }
@@ -770,7 +796,12 @@ void Checker::CheckRecordBody(const ast::ObjectExpr* body, const Type& record, C
         if (!fl.computed) names.push_back(fl.name);
       }
       std::string hint = ClosestMatch(item.key, names);
-      if (!hint.empty()) d.label = "did you mean `" + hint + "`?";
+      if (is_resource && (item.key == "count" || item.key == "for_each")) {
+        // Terraform habits: repetition is part of a Kiln resource's header.
+        d.label = "Kiln has no `" + item.key + "`";
+        d.help = item.key == "count" ? "repeat a resource with `for` in its header: `KIND NAME for i in range(0, N) { ... }`"
+                                     : "repeat a resource with `for` in its header: `KIND NAME for key, value in MAP { ... }`";
+      } else if (!hint.empty()) d.label = "did you mean `" + hint + "`?";
       else d.help = owner + " has: " + [&] {
         std::string s;
         for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
@@ -935,18 +966,29 @@ void Checker::OrderModule(ModuleInfo* mod) {
 
 // ---------------------------------------------------------------- expressions
 
-void Checker::Mismatch(SourceRange range, const std::string& what, const TypeRef& expected,
-                       const TypeRef& found, const std::string& why) {
+Diagnostic& Checker::Mismatch(SourceRange range, const std::string& what, const TypeRef& expected,
+                              const TypeRef& found, const std::string& why) {
+  // A string literal is named with its type: `found string "8"`.
+  std::string found_text = found->kind == TypeKind::kLiteral ? "string " + TypeToString(found) : TypeToString(found);
   Diagnostic& d = diags_.Error("E0403", range, "mismatched types: " + what + " expects " +
-                                                   TypeToString(expected) + ", found " + TypeToString(found));
-  d.label = why.empty() ? "expected " + TypeToString(expected) + ", found " + TypeToString(found) : why;
+                                                   TypeToString(expected) + ", found " + found_text);
+  d.label = why.empty() ? "expected " + TypeToString(expected) + ", found " + found_text : why;
   TypeRef e = NonOptional(expected);
   TypeRef f = NonOptional(found);
-  if (e->kind == TypeKind::kFloat && f->kind == TypeKind::kInt) return;
+  if (e->kind == TypeKind::kFloat && f->kind == TypeKind::kInt) return d;
   if (e->kind == TypeKind::kInt && f->kind == TypeKind::kFloat) d.help = "use floor(), ceil() or toint() to convert a float to an int";
   else if (e->kind == TypeKind::kDuration && IsNumeric(f)) d.help = "write a duration with a unit, e.g. `30s` or `2h`";
   else if (e->kind == TypeKind::kBytes && IsNumeric(f)) d.help = "write a size with a unit, e.g. `80GiB`";
   else if (e->kind == TypeKind::kString && f->kind != TypeKind::kString) d.help = "use tostring() or \"${...}\" to make a string";
+  if (f->kind == TypeKind::kLiteral) {
+    // `max_runtime = "10m"`, `nodes = "2"`: a number or quantity in quotes.
+    syntax::NumberLiteral n = syntax::ParseNumberLiteral(f->text);
+    bool number = !f->text.empty() && f->text[0] >= '0' && f->text[0] <= '9' && n.error == syntax::NumberLiteral::Error::kNone;
+    bool fits = number && (n.unit.empty() ? IsNumeric(e) || e->kind == TypeKind::kRange
+                                          : (ast::IsDurationUnit(n.unit_value) ? e->kind == TypeKind::kDuration : e->kind == TypeKind::kBytes));
+    if (fits) d.help = "drop the quotes: write `" + f->text + "`";
+  }
+  return d;
 }
 
 void Checker::CheckGpuModelLiteral(const ast::Expr* e) {
@@ -960,6 +1002,36 @@ void Checker::CheckGpuModelLiteral(const ast::Expr* e) {
 }
 
 void Checker::CheckGpuExpr(const ast::Expr* e, Ctx& ctx) {
+  // Alternatives: `["H100:8", "A100-80GB:8"]` (the first that fits) or
+  // `{ any_of = [...] }` (the cheapest that fits).
+  const ast::ListExpr* alternatives = ast::As<ast::ListExpr>(e);
+  if (const auto* obj = ast::As<ast::ObjectExpr>(e); obj && obj->Find("any_of")) {
+    for (const auto& item : obj->items) {
+      if (item.key == "any_of") continue;
+      diags_.Error("E0409", item.key_range, "`" + item.key + "` next to `any_of` in a gpu")
+          .help = "write `{ any_of = [\"L4:1\", \"A10G:1\"] }` alone";
+    }
+    alternatives = ast::As<ast::ListExpr>(obj->Find("any_of")->value.get());
+    if (!alternatives) {
+      diags_.Error("E0415", obj->Find("any_of")->value->range, "`any_of` takes a list of GPU requests")
+          .help = "write `{ any_of = [\"L4:1\", \"A10G:1\"] }`";
+      return;
+    }
+  }
+  if (alternatives) {
+    if (alternatives->items.empty()) {
+      diags_.Error("E0415", e->range, "a list of GPU alternatives needs at least one request")
+          .help = "write `[\"H100:8\", \"A100-80GB:8\"]`: the first that fits wins";
+    }
+    for (const auto& item : alternatives->items) {
+      if (ast::As<ast::ListExpr>(item.get())) {
+        diags_.Error("E0415", item->range, "GPU alternatives do not nest");
+        continue;
+      }
+      CheckGpuExpr(item.get(), ctx);
+    }
+    return;
+  }
   if (const auto* lit = ast::As<ast::TemplateExpr>(e); lit && lit->IsLiteral()) {
     if (p_.catalog.models.empty()) return;
     GpuRequest g;
@@ -1032,6 +1104,22 @@ void Checker::CheckAgainst(const ast::Expr* e, const TypeRef& target, Ctx& ctx, 
       return;
     }
   }
+  if (ast::As<ast::ObjectExpr>(e) && tgt->kind == TypeKind::kUnion) {
+    // An object literal can only be the union's record alternative
+    // (`datastore | Mount`): check it field by field against that.
+    TypeRef record;
+    int records = 0;
+    for (const auto& a : tgt->alternatives) {
+      if (a->kind == TypeKind::kRecord) {
+        record = a;
+        ++records;
+      }
+    }
+    if (records == 1) {
+      CheckAgainst(e, record, ctx, what);
+      return;
+    }
+  }
   if (const auto* list = ast::As<ast::ListExpr>(e); list && tgt->kind == TypeKind::kList) {
     for (const auto& item : list->items) CheckAgainst(item.get(), tgt->element, ctx, "an element of " + what);
     return;
@@ -1040,7 +1128,7 @@ void Checker::CheckAgainst(const ast::Expr* e, const TypeRef& target, Ctx& ctx, 
   std::string why;
   bool ok = Assignable(tgt, found, &why);
   // A literal string for a literal union must be one of its members.
-  if (ok && found->kind == TypeKind::kLiteral) {
+  if (found->kind == TypeKind::kLiteral) {
     bool has_literals = tgt->kind == TypeKind::kLiteral ||
                         (tgt->kind == TypeKind::kUnion &&
                          std::any_of(tgt->alternatives.begin(), tgt->alternatives.end(),
@@ -1063,6 +1151,19 @@ void Checker::CheckAgainst(const ast::Expr* e, const TypeRef& target, Ctx& ctx, 
                                                             TypeToString(tgt) + ", found \"" + found->text + "\"");
         std::string hint = ClosestMatch(found->text, members);
         d.label = hint.empty() ? "not one of the allowed values" : "did you mean \"" + hint + "\"?";
+        std::string allowed;
+        for (const auto& m : members) allowed += (allowed.empty() ? "\"" : ", \"") + m + "\"";
+        for (const auto& a : tgt->alternatives) {
+          if (a->kind == TypeKind::kBool) allowed = "true, false, " + allowed;
+          else if (a->kind != TypeKind::kLiteral) allowed += ", or a " + TypeToString(a);
+        }
+        d.help = "the allowed values are " + allowed;
+        static const char* kStores[] = {"s3", "gcs", "azure", "r2", "bucket", "minio"};
+        bool store_word = std::find_if(std::begin(kStores), std::end(kStores), [&](const char* w) { return found->text == w; }) != std::end(kStores);
+        if (store_word && std::find(members.begin(), members.end(), "object") != members.end()) {
+          d.help = "an object store is `type = \"object\"` with `store = \"" +
+                   (found->text == "bucket" || found->text == "minio" ? std::string("s3") : found->text) + "\"` (and `bucket = \"NAME\"`)";
+        }
         return;
       }
     }
@@ -1085,10 +1186,14 @@ TypeRef Checker::LookupName(const std::string& name, SourceRange range, Ctx& ctx
   }
   const ast::Decl* found = ctx.mod->FindName(name);
   if (!found) {
+    if (ctx.mod->module.MayDeclare(name)) return AnyType();  // its syntax error says why
     Diagnostic& d = diags_.Error("E0401", range, "unknown name `" + name + "`");
     std::string hint = ClosestMatch(name, NamesInScope(ctx));
     if (!hint.empty()) d.label = "did you mean `" + hint + "`?";
     if (ctx.mod->module.outputs.count(name)) d.help = "outputs cannot be read inside their own module";
+    if (name == "var" || name == "local" || name == "data") {
+      d.help = "Kiln refers to inputs and lets by their name alone: `x`, not `" + name + ".x`";
+    }
     return AnyType();
   }
   const ast::Decl* d = found;
@@ -1228,6 +1333,21 @@ TypeRef Checker::InferCall(const ast::CallExpr* c, Ctx& ctx) {
     std::string hint = ClosestMatch(c->callee, names);
     if (!hint.empty()) d.label = "did you mean `" + hint + "`?";
     d.help = "Kiln has only the builtin functions of the language reference; there are no user functions";
+    // Terraform functions with another Kiln form.
+    static const std::pair<const char*, const char*> kTerraform[] = {
+        {"toset", "use distinct(list) for a list without duplicates"},
+        {"tolist", "lists need no conversion; write the list itself"},
+        {"tomap", "maps need no conversion; write the object itself"},
+        {"element", "index the list: `list[i]`"},
+        {"coalesce", "use a conditional: `x != null ? x : y`"},
+        {"setproduct", "use product(list...)"},
+    };
+    for (const auto& [tf, kiln] : kTerraform) {
+      if (c->callee == tf) {
+        d.label = "a Terraform function";
+        d.help = kiln;
+      }
+    }
     return AnyType();
   }
   int n = static_cast<int>(args.size());
@@ -1300,6 +1420,24 @@ TypeRef Checker::InferCall(const ast::CallExpr* c, Ctx& ctx) {
     }
     return ListOf(u ? u : AnyType());
   }
+  if (f == "product") {
+    // A list of rows, one element of each list per row.
+    TypeRef u;
+    for (int i = 0; i < n; ++i) {
+      expect(i, is(i, TypeKind::kList), "a list");
+      u = u ? Unify(u, elem(i)) : elem(i);
+    }
+    if (u && u->kind == TypeKind::kLiteral) u = kStr;
+    return ListOf(ListOf(u ? u : AnyType()));
+  }
+  if (f == "range") {
+    bool all_int = true;
+    for (int i = 0; i < n; ++i) {
+      expect(i, is_num(i), "a number");
+      all_int = all_int && !is(i, TypeKind::kFloat);
+    }
+    return ListOf(T(all_int ? TypeKind::kInt : TypeKind::kFloat));
+  }
   if (f == "contains") {
     expect(0, is(0, TypeKind::kList), "a list");
     return T(TypeKind::kBool);
@@ -1311,8 +1449,10 @@ TypeRef Checker::InferCall(const ast::CallExpr* c, Ctx& ctx) {
   }
   if (f == "flatten") {
     expect(0, is(0, TypeKind::kList), "a list");
+    // flatten flattens fully: the element type under every level of lists.
     TypeRef e = NonOptional(elem(0));
-    return e->kind == TypeKind::kList ? ListOf(e->element) : ListOf(AnyType());
+    while (e->kind == TypeKind::kList) e = NonOptional(e->element);
+    return ListOf(e);
   }
   if (f == "distinct" || f == "sort") {
     expect(0, is(0, TypeKind::kList), "a list");
@@ -1413,7 +1553,8 @@ TypeRef Checker::Infer(const ast::Expr* e, Ctx& ctx) {
   if (!e) return AnyType();
   switch (e->kind) {
     case ast::ExprKind::kNull:
-      return T(TypeKind::kNull);
+      // A literal whose syntax error was reported stands for any type.
+      return static_cast<const ast::NullExpr*>(e)->from_error ? AnyType() : T(TypeKind::kNull);
     case ast::ExprKind::kBool:
       return T(TypeKind::kBool);
     case ast::ExprKind::kInt:

@@ -72,26 +72,82 @@ struct Palette {
   }
 };
 
+// Length of the valid UTF-8 sequence at text[i], or 0 if the bytes there
+// are not one.
+size_t Utf8Length(std::string_view text, size_t i) {
+  unsigned char c = static_cast<unsigned char>(text[i]);
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || i + n > text.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return 0;
+  }
+  return n;
+}
+
+// A source line as it may be echoed: bytes that are not UTF-8 become `?`
+// (one column each, so carets stay aligned) and control characters other
+// than tabs become spaces.
+std::string Printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    size_t n = Utf8Length(text, i);
+    if (n == 0) {
+      out += '?';
+      ++i;
+      continue;
+    }
+    char c = text[i];
+    if (n == 1 && static_cast<unsigned char>(c) < 0x20 && c != '\t') c = ' ';
+    if (n == 1) out += c;
+    else out.append(text.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+// Lines longer than this are shown as an excerpt around the column.
+constexpr size_t kMaxShownLine = 120;
+constexpr size_t kExcerptBefore = 40;
+
 // Writes one source line with a caret underline for `range`.
 void RenderSnippet(std::ostream& out, const SourceManager& sm,
                    const SourceRange& range, const std::string& label,
                    char mark, const std::string& gutter_pad,
                    const Palette& p, const std::string& mark_color) {
   uint32_t line = range.begin.line;
-  std::string_view text = sm.Line(range.begin.file_id, line);
+  std::string_view full = sm.Line(range.begin.file_id, line);
   std::string number = std::to_string(line);
-  out << p.Blue() << number << std::string(gutter_pad.size() - number.size(), ' ')
-      << " | " << p.Reset() << text << "\n";
   uint32_t start = range.begin.column - 1;
   uint32_t width = 1;
   if (range.end.valid() && range.end.line == line && range.end.column > range.begin.column) {
     width = range.end.column - range.begin.column;
-  } else if (range.end.valid() && range.end.line > line && text.size() > start) {
-    width = static_cast<uint32_t>(text.size() - start);
+  } else if (range.end.valid() && range.end.line > line && full.size() > start) {
+    width = static_cast<uint32_t>(full.size() - start);
   }
+  // A very long line (minified JSON, a generated list): an excerpt around
+  // the column, marked with `...` at the cut ends.
+  std::string_view text = full;
+  std::string prefix, suffix;
+  if (full.size() > kMaxShownLine) {
+    size_t from = start > kExcerptBefore ? start - kExcerptBefore : 0;
+    while (from > 0 && from < full.size() && (static_cast<unsigned char>(full[from]) & 0xC0) == 0x80) --from;
+    size_t to = std::min(full.size(), from + kMaxShownLine - 6);
+    while (to < full.size() && (static_cast<unsigned char>(full[to]) & 0xC0) == 0x80) ++to;
+    if (from > 0) prefix = "...";
+    if (to < full.size()) suffix = "...";
+    text = full.substr(from, to - from);
+    start = static_cast<uint32_t>(start - from + prefix.size());
+    size_t room = prefix.size() + text.size() + suffix.size();
+    if (start >= room) start = static_cast<uint32_t>(room - 1);
+    width = std::max<uint32_t>(1, std::min<uint32_t>(width, static_cast<uint32_t>(room - start)));
+  }
+  std::string shown = prefix + Printable(text) + suffix;
+  out << p.Blue() << number << std::string(gutter_pad.size() - number.size(), ' ')
+      << " | " << p.Reset() << shown << "\n";
   std::string pad;
-  for (uint32_t i = 0; i < start && i < text.size(); ++i) {
-    pad += text[i] == '\t' ? '\t' : ' ';
+  for (uint32_t i = 0; i < start && i < shown.size(); ++i) {
+    pad += shown[i] == '\t' ? '\t' : ' ';
   }
   out << p.Blue() << gutter_pad << " | " << p.Reset() << pad << mark_color
       << std::string(width, mark);

@@ -35,6 +35,9 @@ bool Err(std::string* error, std::string msg) {
   return false;
 }
 
+// product() and range() build lists: at most this many elements.
+constexpr size_t kMaxBuiltinList = 1000000;
+
 bool IsMapLike(const Value& v) { return v.kind() == ValueKind::kMap || v.kind() == ValueKind::kResource; }
 
 // Total order for sort(): numbers, then strings, by value.
@@ -181,6 +184,53 @@ const std::unordered_map<std::string, Fn>& Table() {
            }
          };
          add(a[0]);
+         *out = Value::List(std::move(l));
+         return true;
+       }},
+      {"product", [](const Args& a, const BuiltinContext&, Value* out, std::string* error) {
+         // The cartesian product, in order: the last list varies fastest.
+         size_t total = 1;
+         for (const Value& l : a) {
+           if (l.kind() != ValueKind::kList) return Err(error, "needs lists");
+           if (__builtin_mul_overflow(total, l.AsList().size(), &total) || total > kMaxBuiltinList) {
+             return Err(error, "the product has more than " + std::to_string(kMaxBuiltinList) + " elements");
+           }
+         }
+         ValueList result;
+         result.reserve(total);
+         std::vector<size_t> at(a.size(), 0);
+         for (size_t n = 0; n < total; ++n) {
+           ValueList row;
+           row.reserve(a.size());
+           for (size_t i = 0; i < a.size(); ++i) row.push_back(a[i].AsList()[at[i]]);
+           result.push_back(Value::List(std::move(row)));
+           for (size_t i = a.size(); i-- > 0;) {
+             if (++at[i] < a[i].AsList().size()) break;
+             at[i] = 0;
+           }
+         }
+         *out = Value::List(std::move(result));
+         return true;
+       }},
+      {"range", [](const Args& a, const BuiltinContext&, Value* out, std::string* error) {
+         // range(start, end[, step]): from start up to (not including) end,
+         // like Terraform's and Python's; ints give ints, any float floats.
+         bool ints = std::all_of(a.begin(), a.end(), [](const Value& v) { return v.kind() == ValueKind::kInt; });
+         double start = a[0].AsNumber(), end = a[1].AsNumber();
+         double step = a.size() > 2 ? a[2].AsNumber() : (start <= end ? 1 : -1);
+         if (step == 0 || !std::isfinite(step)) return Err(error, "the step must not be zero");
+         if ((end - start) / step < 0) return Err(error, "a step of " + DisplayString(a.size() > 2 ? a[2] : Value::Float(step)) + " never reaches " + DisplayString(a[1]) + " from " + DisplayString(a[0]));
+         double count = std::ceil((end - start) / step);
+         if (!(count <= static_cast<double>(kMaxBuiltinList))) {
+           return Err(error, "the range has more than " + std::to_string(kMaxBuiltinList) + " elements");
+         }
+         ValueList l;
+         size_t n = static_cast<size_t>(count);
+         l.reserve(n);
+         for (size_t i = 0; i < n; ++i) {
+           if (ints) l.push_back(Value::Int(a[0].AsInt() + static_cast<int64_t>(i) * (a.size() > 2 ? a[2].AsInt() : (start <= end ? 1 : -1))));
+           else l.push_back(Value::Float(start + static_cast<double>(i) * step));
+         }
          *out = Value::List(std::move(l));
          return true;
        }},
@@ -432,6 +482,7 @@ UnknownRule RuleFor(const std::string& name) {
       {"length", UnknownRule::kShape},   {"keys", UnknownRule::kShape},
       {"values", UnknownRule::kShape},   {"merge", UnknownRule::kShape},
       {"concat", UnknownRule::kShape},   {"lookup", UnknownRule::kLookup},
+      {"product", UnknownRule::kShape},
       {"contains", UnknownRule::kContains}, {"flatten", UnknownRule::kFlatten},
       {"env", UnknownRule::kEnv},
   };

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "compiler/eval/upload.h"
 #include "compiler/syntax/parse.h"
 #include "core/kinds.h"
 
@@ -96,6 +98,10 @@ class Evaluator {
   void KeepAllValues() { keep_all_values_ = true; }
   // Evaluate only what the instance at the end of the scope's path needs.
   void InstanceMode() { instance_mode_ = true; }
+  // After type errors: every declaration, attribute or clause whose source
+  // holds an error (`poisoned`, sorted) is unknown, so that the checks that
+  // need values (placement, cost, ranges) still run on the rest.
+  void RecoveryMode(const std::vector<SourceRange>* poisoned) { poisoned_ = poisoned; }
 
   void RunModule(Scope& s);
   Value Eval(const ast::Expr* e, Scope& s, Locals& locals);
@@ -124,6 +130,23 @@ class Evaluator {
                      const std::vector<std::string>& deps, ResourceInstance* ri, Value* value);
   // Instance evaluation: `d` and everything it refers to, dependencies first.
   void EvalClosure(const ast::Decl* d, Scope& s);
+  bool Poisoned(const SourceRange& r) const {
+    if (!poisoned_) return false;
+    for (const SourceRange& p : *poisoned_) {
+      if (p.begin.file_id == r.begin.file_id && p.begin.offset >= r.begin.offset && p.begin.offset < r.end.offset) return true;
+    }
+    return false;
+  }
+  bool Poisoned(const ast::Expr* e) const { return e && Poisoned(e->range); }
+  // Errors of arithmetic that leaves the 64-bit range (E0448).
+  Value Overflow(const SourceRange& range, const std::string& what) {
+    Diagnostic& d = diags_.Error("E0448", range, what);
+    d.help = "integers, durations (in ms) and sizes (in bytes) are 64-bit; floats must stay finite";
+    return Value::Unknown();
+  }
+  // Fields marked `positive` / `nonnegative` in the kind schemas (E0447).
+  void CheckBounds(const Field& f, const Value& v, const SourceRange& range, const std::string& owner,
+                   const std::string& path);
   bool KeepValue(const ast::Decl* d, const Scope& s) const {
     return keep_all_values_ || s.mod->referenced.count(d) > 0;
   }
@@ -132,10 +155,19 @@ class Evaluator {
     return seg && s.mod->FindName(seg->name) == d;
   }
   bool SelectProvider(const ast::ResourceDecl* d, Scope& s, ProviderRef* out);
+  // `gpu` given as alternatives: config["gpu"] = the choice and
+  // config["gpu_choice"] = { alternatives, chosen, policy, reason, hourly }.
+  void ChooseGpu(const Value& alternatives, const SourceRange& range, const std::string& owner, ValueMap& config);
+  // `workdir` / `files`: config["upload"] = { hash, files } (upload.h).
+  void AddUpload(const ast::ResourceDecl* d, Scope& s, ValueMap& config);
   // Addresses of the resource instances `d` refers to (through lets,
   // inputs and modules), sorted and unique.
   std::vector<std::string> AddrDeps(const ast::Decl* d, Scope& s);
   Value BinaryOp(const ast::BinaryExpr* b, const Value& l, const Value& r);
+  // A float result, or E0448 when it is not finite.
+  Value FloatResult(const ast::BinaryExpr* b, double f);
+  // A quantity scaled by a float, or E0448 when it leaves 64 bits.
+  Value ScaledQuantity(const ast::BinaryExpr* b, const Value& q, double n);
   Value Coerce(const Value& v, const TypeRef& t, const SourceRange& range, const std::string& what);
   void CheckPlacement();
 
@@ -146,6 +178,8 @@ class Evaluator {
   std::set<std::string> providers_used_;
   bool keep_all_values_ = false;
   bool instance_mode_ = false;
+  const std::vector<SourceRange>* poisoned_ = nullptr;
+  std::map<std::string, Value> uploads_;  // by module dir, workdir, excludes and files
   // Instances built, with their declarations (for placement messages);
   // sorted into graph_->resources by Finish.
   std::deque<ResourceInstance> pending_;  // a deque: growing never moves instances
@@ -208,6 +242,8 @@ void Evaluator::EvalDecl(const ast::Decl* d, Scope& s) {
       auto it = s.inputs.find(d->name);
       if (it != s.inputs.end()) {
         v = it->second;
+      } else if (poisoned_ && (!in->default_value || Poisoned(d->range))) {
+        v = Value::Unknown();  // recovery: command-line values are not read
       } else if (in->default_value) {
         v = Coerce(Eval(in->default_value.get(), s, locals), t, in->default_value->range,
                    "the default of input `" + d->name + "`");
@@ -223,6 +259,10 @@ void Evaluator::EvalDecl(const ast::Decl* d, Scope& s) {
     }
     case ast::DeclKind::kLet: {
       const auto* let = static_cast<const ast::LetDecl*>(d);
+      if (Poisoned(d->range)) {
+        s.values[d->name] = Value::Unknown();
+        break;
+      }
       Value v = Eval(let->value.get(), s, locals);
       if (let->type) v = Coerce(v, s.mod->decl_types.at(d), let->value->range, "`" + d->name + "`");
       s.values[d->name] = v;
@@ -230,6 +270,7 @@ void Evaluator::EvalDecl(const ast::Decl* d, Scope& s) {
     }
     case ast::DeclKind::kOutput: {
       const auto* out = static_cast<const ast::OutputDecl*>(d);
+      if (poisoned_) break;
       Value v = Eval(out->value.get(), s, locals);
       if (out->type) v = Coerce(v, s.mod->output_types.at(d), out->value->range, "output `" + d->name + "`");
       if (out->sensitive) v = v.WithSensitive();
@@ -245,7 +286,7 @@ void Evaluator::EvalDecl(const ast::Decl* d, Scope& s) {
       break;
     }
     case ast::DeclKind::kAssert:
-      EvalAssert(static_cast<const ast::AssertDecl*>(d), s);
+      if (!poisoned_) EvalAssert(static_cast<const ast::AssertDecl*>(d), s);
       break;
     case ast::DeclKind::kProvider:
       EvalProvider(static_cast<const ast::ProviderDecl*>(d), s);
@@ -526,6 +567,10 @@ void Evaluator::EvalResource(const ast::ResourceDecl* d, Scope& s) {
   // refer to this one, and by a module's parent (all_addresses).
   std::vector<std::string> scratch;
   auto& addrs = keep ? s.addresses[d] : scratch;
+  if ((d->for_clause && Poisoned(d->for_clause->range)) || Poisoned(d->if_cond.get())) {
+    if (keep) s.values[d->name] = Value::Unknown();
+    return;
+  }
   if (!Expand(d->for_clause.get(), d->if_cond.get(), s, what, &instances)) {
     if (keep) s.values[d->name] = Value::Unknown();
     return;
@@ -584,6 +629,8 @@ void Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type& schema, Sc
     ri->range = d->range;
   }
   ValueMap config;
+  Value gpu_alternatives;  // `gpu` as alternatives: chosen once the rest is known
+  const ast::ObjectItem* gpu_item = nullptr;
   if (d->body) {
     for (const auto& item : d->body->items) {
       if (item.key == "provider") continue;
@@ -644,6 +691,10 @@ void Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type& schema, Sc
         }
         continue;
       }
+      if (Poisoned(item.range)) {
+        config[item.key] = Value::Unknown();
+        continue;
+      }
       Value v = Eval(item.value.get(), s, locals);
       const Field* f = schema.FindField(item.key);
       // null for an optional field (`canary?`) means the field is absent.
@@ -651,6 +702,12 @@ void Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type& schema, Sc
       if (f) {
         v = Coerce(v, f->type, item.value->range, "attribute `" + item.key + "` of " + kind);
         if (f->sensitive) v = v.WithSensitive();
+        if (f->bound != Bound::kNone || f->type->bounded) CheckBounds(*f, v, item.value->range, kind + " `" + d->name + "`", item.key);
+        if (NonOptional(f->type)->kind == TypeKind::kGpu && (v.kind() == ValueKind::kList || v.kind() == ValueKind::kMap)) {
+          gpu_alternatives = std::move(v);
+          gpu_item = &item;
+          continue;
+        }
       }
       config[item.key] = std::move(v);
     }
@@ -674,6 +731,8 @@ void Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type& schema, Sc
       config.emplace_hint(at, f.name, f.sensitive ? dv.WithSensitive() : dv);
     }
   }
+  if (gpu_item) ChooseGpu(gpu_alternatives, gpu_item->value->range, kind + " `" + d->name + "`", config);
+  if (ri && d->provider_type.empty() && (config.count("workdir") || config.count("files"))) AddUpload(d, s, config);
   if (ri) {
     ri->depends_on.reserve(deps.size());
     for (const std::string& a : deps) {
@@ -691,7 +750,9 @@ void Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type& schema, Sc
   // The value others read: configuration plus computed attributes.
   const nlohmann::json* state = lookup_ ? lookup_(address) : nullptr;
   for (const Field& f : schema.fields) {
-    if (!f.computed) continue;
+    // `upload` and `gpu_choice` are computed by kiln (here), not the
+    // provider: present when they apply, else absent.
+    if (!f.computed || config.count(f.name) || f.name == "upload" || f.name == "gpu_choice") continue;
     Value v = Value::Unknown();
     if (state && state->is_object()) {
       auto it = state->find(f.name);
@@ -708,6 +769,119 @@ void Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type& schema, Sc
   *value = Value::Resource({address, std::move(kind), std::move(config)});
 }
 
+void Evaluator::ChooseGpu(const Value& alternatives, const SourceRange& range, const std::string& owner,
+                          ValueMap& config) {
+  bool cheapest = alternatives.kind() == ValueKind::kMap;
+  const ValueList& alts = cheapest ? alternatives.AsMap().at("any_of").AsList() : alternatives.AsList();
+  if (!alternatives.IsWhollyKnown()) {
+    config["gpu"] = Value::Unknown();
+    return;
+  }
+  auto get = [&](const char* k) {
+    auto it = config.find(k);
+    return it == config.end() ? Value() : it->second;
+  };
+  Value spot = get("spot");
+  bool use_spot = (spot.kind() == ValueKind::kBool && spot.AsBool()) || (spot.kind() == ValueKind::kString && spot.AsString() == "prefer");
+  // The cluster's GPU, when the resource runs on one.
+  Value cluster = get("cluster");
+  const GpuRequest* cg = nullptr;
+  std::string cluster_name;
+  if (cluster.kind() == ValueKind::kResource) {
+    auto it = cluster.AsResource().attrs.find("gpu");
+    if (it != cluster.AsResource().attrs.end() && it->second.kind() == ValueKind::kGpu) cg = &it->second.AsGpu();
+    cluster_name = cluster.AsResource().address;
+  }
+  auto model_of = [&](const GpuRequest& g) -> const GpuModelInfo* {
+    return g.model.empty() ? p_.catalog.SmallestWithMemory(g.memory) : p_.catalog.Find(g.model);
+  };
+  auto fits = [&](const GpuRequest& g, std::string* why) {
+    if (cluster.is_null() || cluster.is_unknown()) return true;
+    if (!cg) {
+      *why = cluster_name + " has no GPUs";
+      return false;
+    }
+    const GpuModelInfo* cm = p_.catalog.Find(cg->model);
+    bool model_ok = g.model.empty() ? cm && cm->memory >= g.memory : g.model == cg->model;
+    if (!model_ok || g.count > cg->count) {
+      *why = cluster_name + " has " + FormatGpu(*cg);
+      return false;
+    }
+    return true;
+  };
+  ValueList shown;
+  std::string reasons;
+  int chosen = -1;
+  double chosen_price = 0;
+  for (const Value& a : alts) shown.push_back(Value::String(FormatGpu(a.AsGpu())));
+  for (size_t i = 0; i < alts.size(); ++i) {
+    const GpuRequest& g = alts[i].AsGpu();
+    std::string why;
+    if (!fits(g, &why)) {
+      reasons += (reasons.empty() ? "" : "; ") + FormatGpu(g) + " does not fit (" + why + ")";
+      continue;
+    }
+    const GpuModelInfo* m = model_of(g);
+    double price = m ? (use_spot ? m->spot_hourly : m->on_demand_hourly) * static_cast<double>(g.count) : 0;
+    if (chosen < 0 || (cheapest && price < chosen_price)) {
+      chosen = static_cast<int>(i);
+      chosen_price = price;
+    }
+    if (!cheapest) break;
+  }
+  if (chosen < 0) {
+    Diagnostic& e = diags_.Error("E0440", range, owner + ": none of the GPU alternatives fits: " + reasons);
+    e.help = "add an alternative the cluster has, or run on another cluster";
+    config["gpu"] = Value::Unknown();
+    return;
+  }
+  const GpuRequest& g = alts[chosen].AsGpu();
+  std::string reason = cheapest ? "the cheapest of " + std::to_string(alts.size()) + " that fits"
+                                : chosen == 0 ? "the first alternative" + std::string(cluster_name.empty() ? "" : ", and it fits")
+                                              : "the first that fits";
+  if (!cluster_name.empty()) reason += " " + cluster_name;
+  if (!reasons.empty()) reason += " (" + reasons + ")";
+  config["gpu"] = alts[chosen];
+  config["gpu_choice"] = Value::Map({{"alternatives", Value::List(std::move(shown))},
+                                     {"chosen", Value::String(FormatGpu(g))},
+                                     {"policy", Value::String(cheapest ? "any_of" : "ordered")},
+                                     {"reason", Value::String(reason)},
+                                     {"hourly", Value::Float(std::round(chosen_price * 100) / 100)}});
+}
+
+void Evaluator::AddUpload(const ast::ResourceDecl* d, Scope& s, ValueMap& config) {
+  auto get = [&](const char* k) {
+    auto it = config.find(k);
+    return it == config.end() ? Value() : it->second;
+  };
+  Value workdir = get("workdir"), excludes = get("workdir_exclude"), files = get("files");
+  if (!workdir.IsWhollyKnown() || !excludes.IsWhollyKnown() || !files.IsWhollyKnown()) {
+    config["upload"] = Value::Unknown();
+    return;
+  }
+  std::vector<std::string> patterns;
+  for (const Value& p : excludes.AsList()) patterns.push_back(p.AsString());
+  std::map<std::string, std::string> file_map;
+  for (const auto& [dest, src] : files.AsMap()) file_map[dest] = src.AsString();
+  std::string key = s.mod->module.dir + '\0' + workdir.AsString() + '\0' + ToJson(excludes).dump() + '\0' + ToJson(files).dump();
+  auto cached = uploads_.find(key);
+  if (cached == uploads_.end()) {
+    UploadManifest m;
+    std::string error;
+    Value v = Value::Unknown();
+    if (!BuildUploadManifest(s.mod->module.dir, workdir.AsString(), patterns, file_map, &m, &error)) {
+      const ast::ObjectItem* at = d->body ? d->body->Find(workdir.is_null() ? "files" : "workdir") : nullptr;
+      Error(at ? at->value->range : d->name_range, error, "paths are relative to the module's directory");
+    } else {
+      ValueMap hashes;
+      for (auto& [name, h] : m.files) hashes.emplace_hint(hashes.end(), name, Value::String(h));
+      v = Value::Map({{"files", Value::Map(std::move(hashes))}, {"hash", Value::String(m.hash)}});
+    }
+    cached = uploads_.emplace(key, v).first;
+  }
+  config["upload"] = cached->second;
+}
+
 void Evaluator::EvalModule(const ast::ModuleDecl* d, Scope& s) {
   auto ci = s.mod->children.find(d);
   if (ci == s.mod->children.end()) return;
@@ -715,6 +889,10 @@ void Evaluator::EvalModule(const ast::ModuleDecl* d, Scope& s) {
   std::vector<std::pair<std::string, std::vector<Value>>> instances;
   auto& addrs = s.addresses[d];
   bool keep = KeepValue(d, s);
+  if ((d->for_clause && Poisoned(d->for_clause->range)) || Poisoned(d->if_cond.get())) {
+    if (keep) s.values[d->name] = Value::Unknown();
+    return;
+  }
   if (!Expand(d->for_clause.get(), d->if_cond.get(), s, "module `" + d->name + "`", &instances)) {
     if (keep) s.values[d->name] = Value::Unknown();
     return;
@@ -762,6 +940,10 @@ void Evaluator::EvalModule(const ast::ModuleDecl* d, Scope& s) {
       }
       auto in = inputs.find(item.key);
       if (in == inputs.end()) continue;
+      if (Poisoned(item.range)) {
+        cs.inputs[item.key] = Value::Unknown();
+        continue;
+      }
       Value v = Eval(item.value.get(), s, locals);
       auto tt = child->input_types.find(in->second);
       if (tt != child->input_types.end()) {
@@ -924,6 +1106,10 @@ Value Evaluator::Eval(const ast::Expr* e, Scope& s, Locals& locals) {
       Value v = Eval(u->operand.get(), s, locals);
       if (v.is_unknown()) return v;
       Value r;
+      bool integral = v.kind() == ValueKind::kInt || v.kind() == ValueKind::kDuration || v.kind() == ValueKind::kBytes;
+      if (u->op == ast::UnaryOp::kNeg && integral && v.AsInt() == std::numeric_limits<int64_t>::min()) {
+        return Overflow(e->range, "integer overflow: -(" + DisplayString(v) + ") does not fit in 64 bits");
+      }
       if (u->op == ast::UnaryOp::kNot) r = Value::Bool(!v.AsBool());
       else if (v.kind() == ValueKind::kInt) r = Value::Int(-v.AsInt());
       else if (v.kind() == ValueKind::kFloat) r = Value::Float(-v.AsNumber());
@@ -1056,32 +1242,59 @@ Value Evaluator::BinaryOp(const ast::BinaryExpr* b, const Value& l, const Value&
     }
     case BinaryOp::kRange:
       if (!both_int) return bad();
-      if (l.AsInt() > r.AsInt()) return Error(b->op_range, "range " + std::to_string(l.AsInt()) + ".." + std::to_string(r.AsInt()) + " has min > max");
+      if (l.AsInt() > r.AsInt()) {
+        Diagnostic& d = diags_.Error("E0444", b->range, "the range " + std::to_string(l.AsInt()) + ".." + std::to_string(r.AsInt()) + " is empty: its minimum is above its maximum");
+        d.help = "write a range as MIN..MAX with MIN <= MAX";
+        return Value::Unknown();
+      }
       return Value::Range(l.AsInt(), r.AsInt());
     case BinaryOp::kAdd:
       if (l.kind() == ValueKind::kString && r.kind() == ValueKind::kString) return Value::String(l.AsString() + r.AsString());
       [[fallthrough]];
     case BinaryOp::kSub: {
       bool add = b->op == BinaryOp::kAdd;
-      if (both_int) return Value::Int(add ? l.AsInt() + r.AsInt() : l.AsInt() - r.AsInt());
-      if (both_num) return Value::Float(add ? l.AsNumber() + r.AsNumber() : l.AsNumber() - r.AsNumber());
-      if (qty(l) && l.kind() == r.kind()) return make_qty(l.kind(), add ? l.Quantity() + r.Quantity() : l.Quantity() - r.Quantity());
+      bool same_qty = qty(l) && l.kind() == r.kind();
+      if (both_int || same_qty) {
+        int64_t n;
+        if (add ? __builtin_add_overflow(l.AsInt(), r.AsInt(), &n) : __builtin_sub_overflow(l.AsInt(), r.AsInt(), &n)) {
+          return Overflow(b->range, std::string(add ? "integer overflow: " : "integer overflow: ") + DisplayString(l) +
+                                        (add ? " + " : " - ") + DisplayString(r) + " does not fit in 64 bits");
+        }
+        return both_int ? Value::Int(n) : make_qty(l.kind(), n);
+      }
+      if (both_num) return FloatResult(b, add ? l.AsNumber() + r.AsNumber() : l.AsNumber() - r.AsNumber());
       return bad();
     }
-    case BinaryOp::kMul:
-      if (both_int) return Value::Int(l.AsInt() * r.AsInt());
-      if (both_num) return Value::Float(l.AsNumber() * r.AsNumber());
-      if (qty(l) && r.IsNumber()) return make_qty(l.kind(), r.kind() == ValueKind::kInt ? l.Quantity() * r.AsInt() : std::llround(l.Quantity() * r.AsNumber()));
-      if (qty(r) && l.IsNumber()) return make_qty(r.kind(), l.kind() == ValueKind::kInt ? r.Quantity() * l.AsInt() : std::llround(r.Quantity() * l.AsNumber()));
-      return bad();
+    case BinaryOp::kMul: {
+      if (both_int) {
+        int64_t n;
+        if (__builtin_mul_overflow(l.AsInt(), r.AsInt(), &n)) {
+          return Overflow(b->range, "integer overflow: " + DisplayString(l) + " * " + DisplayString(r) + " does not fit in 64 bits");
+        }
+        return Value::Int(n);
+      }
+      if (both_num) return FloatResult(b, l.AsNumber() * r.AsNumber());
+      const Value* q = qty(l) && r.IsNumber() ? &l : qty(r) && l.IsNumber() ? &r : nullptr;
+      if (!q) return bad();
+      const Value& k = q == &l ? r : l;
+      int64_t n;
+      if (k.kind() == ValueKind::kInt) {
+        if (__builtin_mul_overflow(q->Quantity(), k.AsInt(), &n)) {
+          return Overflow(b->range, DisplayString(l) + " * " + DisplayString(r) + (q->kind() == ValueKind::kDuration ? " is too long" : " is too large") +
+                                        " for 64-bit " + (q->kind() == ValueKind::kDuration ? "milliseconds" : "bytes"));
+        }
+        return make_qty(q->kind(), n);
+      }
+      return ScaledQuantity(b, *q, static_cast<double>(q->Quantity()) * k.AsNumber());
+    }
     case BinaryOp::kDiv:
       if (both_num) {
         if (r.AsNumber() == 0) return Error(b->op_range, "division by zero");
-        return Value::Float(l.AsNumber() / r.AsNumber());
+        return FloatResult(b, l.AsNumber() / r.AsNumber());
       }
       if (qty(l) && r.IsNumber()) {
         if (r.AsNumber() == 0) return Error(b->op_range, "division by zero");
-        return make_qty(l.kind(), std::llround(static_cast<double>(l.Quantity()) / r.AsNumber()));
+        return ScaledQuantity(b, l, static_cast<double>(l.Quantity()) / r.AsNumber());
       }
       if (qty(l) && l.kind() == r.kind()) {
         if (r.Quantity() == 0) return Error(b->op_range, "division by zero");
@@ -1091,9 +1304,53 @@ Value Evaluator::BinaryOp(const ast::BinaryExpr* b, const Value& l, const Value&
     case BinaryOp::kMod:
       if (!both_int) return bad();
       if (r.AsInt() == 0) return Error(b->op_range, "division by zero");
+      if (r.AsInt() == -1) return Value::Int(0);  // INT64_MIN % -1 traps
       return Value::Int(l.AsInt() % r.AsInt());
     default:
       return bad();
+  }
+}
+
+Value Evaluator::FloatResult(const ast::BinaryExpr* b, double f) {
+  if (std::isfinite(f)) return Value::Float(f);
+  return Overflow(b->range, "float overflow: " + SourceText(*p_.sm, b->range) + " is too large for a 64-bit float");
+}
+
+Value Evaluator::ScaledQuantity(const ast::BinaryExpr* b, const Value& q, double n) {
+  bool duration = q.kind() == ValueKind::kDuration;
+  if (!std::isfinite(n) || std::fabs(n) >= 9.2e18) {
+    return Overflow(b->range, SourceText(*p_.sm, b->range) + (duration ? " is too long for 64-bit milliseconds" : " is too large for 64-bit bytes"));
+  }
+  int64_t v = std::llround(n);
+  return duration ? Value::Duration(v) : Value::Bytes(v);
+}
+
+void Evaluator::CheckBounds(const Field& f, const Value& v, const SourceRange& range, const std::string& owner,
+                            const std::string& path) {
+  if (!v.IsWhollyKnown() || v.is_null()) return;
+  if (f.bound != Bound::kNone) {
+    bool is_float = v.kind() == ValueKind::kFloat;
+    bool integral = v.kind() == ValueKind::kInt || v.kind() == ValueKind::kDuration || v.kind() == ValueKind::kBytes;
+    double n = is_float ? v.AsNumber() : integral ? static_cast<double>(v.AsInt()) : v.kind() == ValueKind::kRange ? static_cast<double>(v.RangeMin()) : 0;
+    bool checked = is_float || integral || v.kind() == ValueKind::kRange;
+    bool bad = checked && (f.bound == Bound::kPositive ? n <= 0 : n < 0);
+    if (bad) {
+      std::string shown = v.kind() == ValueKind::kRange ? std::to_string(v.RangeMin()) + ".." : DisplayString(v);
+      if (v.sensitive()) shown = "(sensitive)";
+      Diagnostic& d = diags_.Error("E0447", range, owner + " has `" + path + "` = " + shown + ", which " +
+                                                      (f.bound == Bound::kPositive ? "must be above zero" : "must not be negative"));
+      d.label = f.bound == Bound::kPositive ? "must be positive" : "must be 0 or more";
+      d.help = f.bound == Bound::kPositive ? "give `" + path + "` a value above zero, or leave it out for the default"
+                                           : "give `" + path + "` a value of zero or more, or leave it out for the default";
+    }
+  }
+  TypeRef t = NonOptional(f.type);
+  if (!t->bounded || t->kind != TypeKind::kRecord || v.kind() != ValueKind::kMap) return;
+  const ValueMap& m = v.AsMap();
+  for (const Field& sub : t->fields) {
+    if (sub.bound == Bound::kNone && !sub.type->bounded) continue;
+    auto it = m.find(sub.name);
+    if (it != m.end()) CheckBounds(sub, it->second, range, owner, path + "." + sub.name);
   }
 }
 
@@ -1158,7 +1415,9 @@ void Evaluator::CheckPlacement() {
       if (c.contains("max_hourly_cost") && c["max_hourly_cost"].is_number() && c.contains("gpu") && c["gpu"].is_object() && c["gpu"].contains("model")) {
         const GpuModelInfo* m = p_.catalog.Find(c["gpu"]["model"].get<std::string>());
         if (m) {
-          bool spot = c.value("spot", false);
+          // `spot = "prefer"` may fall back to on demand: the bound uses the
+          // on-demand price then (the plan's cost line uses the spot price).
+          bool spot = c.contains("spot") && c["spot"].is_boolean() && c["spot"].get<bool>();
           double price = spot ? m->spot_hourly : m->on_demand_hourly;
           int64_t count = c["gpu"].value("count", int64_t{1});
           int64_t nodes = c.contains("nodes") && c["nodes"].is_object() ? c["nodes"].value("max", int64_t{1}) : 1;
@@ -1323,6 +1582,23 @@ bool CoerceValue(const Program& program, const Value& in, const TypeRef& type, b
       break;
     case TypeKind::kGpu: {
       if (in.kind() == ValueKind::kGpu) return done(in);
+      // Alternatives stay a list (ordered) or `{ any_of = list }` of gpu
+      // values until the evaluator picks one (ChooseGpu).
+      bool any_of = in.kind() == ValueKind::kMap && in.AsMap().size() == 1 && in.AsMap().count("any_of");
+      if (in.kind() == ValueKind::kList || any_of) {
+        const Value& list = any_of ? in.AsMap().at("any_of") : in;
+        if (list.kind() != ValueKind::kList) return fail("`any_of` takes a list of GPU requests");
+        if (list.AsList().empty()) return fail("a list of GPU alternatives needs at least one request");
+        ValueList alts;
+        for (const Value& item : list.AsList()) {
+          if (item.kind() == ValueKind::kList) return fail("GPU alternatives do not nest");
+          Value g;
+          if (!CoerceValue(program, item, type, from_json, &g, error)) return false;
+          alts.push_back(g);
+        }
+        Value l = Value::List(std::move(alts));
+        return done(any_of ? Value::Map({{"any_of", l}}) : l);
+      }
       if (in.kind() == ValueKind::kString) {
         GpuRequest g;
         std::string err, suggestion;
@@ -1558,6 +1834,43 @@ Value EvaluateInRoot(const Program& program, const std::map<std::string, Value>&
   ev.RunModule(root);
   ev.Finish();
   return ev.Eval(expr, root, locals);
+}
+
+SourceRange AttributeSourceRange(const Program& program, const std::string& address, const std::vector<std::string>& path) {
+  std::vector<AddrSegment> segs;
+  if (!program.root || !ParseAddress(address, &segs)) return {};
+  const ModuleInfo* mod = program.root;
+  for (size_t i = 0; i + 1 < segs.size(); ++i) {
+    const ast::Decl* d = mod->FindName(segs[i].name);
+    if (!d || d->kind != ast::DeclKind::kModule) return {};
+    auto it = mod->children.find(d);
+    if (it == mod->children.end()) return {};
+    mod = it->second;
+  }
+  const auto* rd = ast::As<ast::ResourceDecl>(mod->FindName(segs.back().name));
+  if (!rd || !rd->body || rd->FullKind() != segs.back().kind) return {};
+  SourceRange found;
+  const ast::ObjectExpr* obj = rd->body.get();
+  for (const std::string& key : path) {
+    const ast::ObjectItem* item = obj ? obj->Find(key) : nullptr;
+    if (!item) break;
+    found = item->range;
+    obj = ast::As<ast::ObjectExpr>(item->value.get());
+  }
+  return found;
+}
+
+void EvaluateForChecks(const Program& program, const std::vector<SourceRange>& poisoned, Diagnostics& diags) {
+  if (!program.root) return;
+  ConfigGraph graph;
+  ResourceLookup none;
+  Evaluator ev(program, none, diags, &graph);
+  ev.RecoveryMode(&poisoned);
+  Scope root;
+  root.mod = program.root;
+  root.root_inputs = true;
+  ev.RunModule(root);
+  ev.Finish();
 }
 
 Value EvaluateConstant(const Program& program, const ast::Expr* expr, Diagnostics& diags) {

@@ -36,6 +36,18 @@ std::optional<ResourceInstance> EvaluateProgramInstance(const Program& program,
 Value EvaluateInRoot(const Program& program, const std::map<std::string, Value>& inputs,
                      const ResourceLookup& lookup, const ast::Expr* expr, Diagnostics& diags);
 
+// Where attribute `path` of the resource instance `address` is written (the
+// deepest item of the path found in its body); invalid if not written.
+SourceRange AttributeSourceRange(const Program& program, const std::string& address,
+                                 const std::vector<std::string>& path);
+
+// After type errors: evaluates what the errors leave intact (every
+// declaration, attribute or clause holding one of the `poisoned` ranges is
+// unknown; input defaults stand for command-line values) so that the
+// placement, cost, range and bound checks still report. The caller keeps
+// only those diagnostics.
+void EvaluateForChecks(const Program& program, const std::vector<SourceRange>& poisoned, Diagnostics& diags);
+
 // Evaluates an expression over constants only (defaults, --var text).
 Value EvaluateConstant(const Program& program, const ast::Expr* expr, Diagnostics& diags);
 

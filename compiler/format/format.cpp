@@ -692,15 +692,32 @@ std::string Formatter::Object(const ast::ObjectExpr& o, int indent) {
 std::string Formatter::For(const ast::ForExpr& f, int indent) {
   char open = f.is_map ? '{' : '[';
   char close_ch = f.is_map ? '}' : ']';
+  uint32_t close = FindClose(f.range.end.offset, close_ch);
+  // A `for` written over several lines stays on several lines:
+  //   [
+  //     for x in xs:
+  //     f(x)
+  //   ]
+  // (the head on its own line when it was, the result on its own line when
+  // it was, the closing bracket on its own line).
+  uint32_t head = (f.key_var.empty() ? f.value_var_range : f.key_var_range).begin.offset;
+  const ast::Expr* result = f.is_map && f.key ? f.key.get() : f.value.get();
+  uint32_t before_result = (f.cond ? f.cond : f.collection)->range.end.offset;
+  bool head_break = GapBreaks(f.range.begin.offset + 1, head);
+  bool result_break = GapBreaks(before_result, result->range.begin.offset);
+  bool multi = head_break || result_break || GapBreaks(f.value->range.end.offset, close);
+  int inner = multi ? indent + 1 : indent;
   std::string out(1, open);
+  if (head_break) out += "\n" + Indent(inner);
   out += "for ";
   if (!f.key_var.empty()) out += f.key_var + ", ";
-  out += f.value_var + " in " + Sub(*f.collection, indent, false);
-  if (f.cond) out += " if " + Sub(*f.cond, indent, false);
-  out += ": ";
-  if (f.is_map && f.key) out += Sub(*f.key, indent, false) + " => ";
-  out += Sub(*f.value, indent, false);
-  out += CommentsBeforeClose(FindClose(f.range.end.offset, close_ch), indent);
+  out += f.value_var + " in " + Sub(*f.collection, inner, false);
+  if (f.cond) out += " if " + Sub(*f.cond, inner, false);
+  out += result_break ? ":\n" + Indent(inner) : ": ";
+  if (f.is_map && f.key) out += Sub(*f.key, inner, false) + " => ";
+  out += Sub(*f.value, inner, false);
+  out += CommentsBeforeClose(close, indent);
+  if (multi) out += "\n" + Indent(indent);
   return out + close_ch;
 }
 

@@ -73,6 +73,8 @@ bool LoadModule(const std::string& dir, SourceManager& sm, Diagnostics& diags, M
     out->files.push_back(Parse(sm, id, diags));
   }
   for (const auto& file : out->files) {
+    out->broken_names.insert(file->broken_names.begin(), file->broken_names.end());
+    out->has_unreadable_file = out->has_unreadable_file || file->unreadable;
     for (const auto& decl : file->decls) {
       const ast::Decl* d = decl.get();
       out->decls.push_back(d);

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,11 @@ struct Module {
   std::map<std::string, const ast::OutputDecl*> outputs;
   std::vector<const ast::AssertDecl*> asserts;
   const ast::BackendDecl* backend = nullptr;
+  // Declarations that did not parse, and whether a file was not text at
+  // all: references to such names were already explained by a syntax error.
+  std::set<std::string> broken_names;
+  bool has_unreadable_file = false;
+  bool MayDeclare(const std::string& name) const { return has_unreadable_file || broken_names.count(name) > 0; }
 };
 
 // Where the standard library lives (KILN_STDLIB environment variable, else

@@ -45,6 +45,13 @@ std::unique_ptr<T> Node(const SourceRange& r) {
   return n;
 }
 
+// The placeholder for a literal whose error was reported.
+ast::ExprPtr ErrorNode(const SourceRange& r) {
+  auto n = Node<ast::NullExpr>(r);
+  n->from_error = true;
+  return n;
+}
+
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -352,7 +359,7 @@ ast::ExprPtr AstBuilder::Expr(P::ExprContext* ctx) {
       diags_.Error("E0014", range, "this expression is nested too deeply")
           .help = "split it into several `let` values";
     }
-    return Node<ast::NullExpr>(range);
+    return ErrorNode(range);
   }
   if (auto* c = dynamic_cast<P::PrimaryExprContext*>(ctx)) return Primary(c->primary());
   if (auto* c = dynamic_cast<P::GetAttrExprContext*>(ctx)) {
@@ -468,7 +475,7 @@ ast::ExprPtr AstBuilder::Number(antlr4::Token* tok, bool, const antlr4::Token*) 
     Diagnostic& d = diags_.Error("E0007", range, "`" + std::string(text) + "` is not a number");
     d.label = why;
     d.help = help;
-    return Node<ast::NullExpr>(range);
+    return ErrorNode(range);
   };
   if (tok->getType() == KilnLexer::BAD_NUMBER) {
     return bad("a number has at most one `.`",
@@ -485,11 +492,11 @@ ast::ExprPtr AstBuilder::Number(antlr4::Token* tok, bool, const antlr4::Token*) 
                  "write it as `" + StripUnderscores(n.number) + std::string(n.unit) + "`");
     case NumberLiteral::Error::kFloatTooLarge:
       diags_.Error("E0008", range, "`" + number + "` is too large for a float");
-      return Node<ast::NullExpr>(range);
+      return ErrorNode(range);
     case NumberLiteral::Error::kIntTooLarge: {
       Diagnostic& d = diags_.Error("E0008", range, "integer `" + number + "` does not fit in 64 bits");
       d.label = "integers range from -9223372036854775808 to 9223372036854775807";
-      return Node<ast::NullExpr>(range);
+      return ErrorNode(range);
     }
     case NumberLiteral::Error::kUnknownUnit: {
       SourceRange unit_range = view_.Range(view_.Begin(tok) + static_cast<uint32_t>(n.number.size()),
@@ -502,13 +509,13 @@ ast::ExprPtr AstBuilder::Number(antlr4::Token* tok, bool, const antlr4::Token*) 
       d.help =
           "durations take ms, s, m, h, d; sizes take B, KB, MB, GB, TB, PB (powers of 1000) or "
           "KiB, MiB, GiB, TiB, PiB (powers of 1024)";
-      return Node<ast::NullExpr>(range);
+      return ErrorNode(range);
     }
     case NumberLiteral::Error::kQuantityTooLarge: {
       Diagnostic& d = diags_.Error("E0010", range, "`" + std::string(text) + "` is too large");
       d.label = ast::IsDurationUnit(n.unit_value) ? "durations are stored as 64-bit milliseconds"
                                                   : "sizes are stored as 64-bit byte counts";
-      return Node<ast::NullExpr>(range);
+      return ErrorNode(range);
     }
   }
   return NumberNode(n, range);

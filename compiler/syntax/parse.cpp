@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "compiler/syntax/literals.h"
 #include "compiler/syntax/parse_internal.h"
 #include "compiler/syntax/parse_paths.h"
 #include "compiler/syntax/tokens.h"
@@ -205,6 +206,11 @@ class Session {
   P& Parser() { return parser_; }
 
   void ParseFile(ast::File& file) {
+    if (!stream_.invalid_utf8().empty()) {
+      // Not text: one error (E0013), and no guesses about its contents.
+      file.unreadable = true;
+      return;
+    }
     AstBuilder builder = Builder();
     while (tokens_.LA(1) != antlr4::Token::EOF) {
       size_t start = tokens_.index();
@@ -217,6 +223,8 @@ class Session {
         tokens_.seek(next);
         continue;
       }
+      std::string broken = DeclName(start);
+      if (!broken.empty()) file.broken_names.push_back(std::move(broken));
       size_t from = std::max(error_index_, start + 1);
       tokens_.seek(NextDeclStart(from, start, error_at_decl_start_));
     }
@@ -298,6 +306,12 @@ class Session {
     size_t type = t->getType();
     antlr4::Token* next = NextVisible(index);
     size_t nt = next->getType();
+    // A Terraform block (`variable "x" {`, `resource "a" "b" {`) at the left
+    // margin starts a declaration too (reported as E0020).
+    if (nt == KilnLexer::QUOTE && view_.Loc(view_.Begin(t)).column == 1) {
+      std::string_view w = view_.Text(t);
+      if (w == "variable" || w == "resource" || w == "data" || w == "output" || w == "provider" || w == "module") return true;
+    }
     if (IsDeclKeyword(type)) return nt == KilnLexer::IDENT || nt == KilnLexer::SENSITIVE;
     if (type == KilnLexer::ASSERT) {
       return nt != KilnLexer::ASSIGN && nt != KilnLexer::COLON && nt != KilnLexer::LBRACE;
@@ -315,6 +329,28 @@ class Session {
       return NextVisible(kind->getTokenIndex())->getType() == KilnLexer::IDENT;
     }
     return false;
+  }
+
+  // The name a declaration starting at token `index` declares, read from its
+  // header (`let NAME`, `KIND NAME`, `TYPE.KIND NAME`); "" when unclear.
+  std::string DeclName(size_t index) {
+    antlr4::Token* t = tokens_.get(index);
+    if (t->getChannel() != antlr4::Token::DEFAULT_CHANNEL) t = NextVisible(index);
+    antlr4::Token* next = NextVisible(t->getTokenIndex());
+    size_t type = t->getType();
+    if (type == KilnLexer::PROVIDER) next = NextVisible(next->getTokenIndex());
+    else if (IsDeclKeyword(type) || type == KilnLexer::ASSERT) {
+      if (type == KilnLexer::OUTPUT || type == KilnLexer::ASSERT || type == KilnLexer::BACKEND) return "";
+    } else if (type == KilnLexer::IDENT) {
+      if (next->getType() == KilnLexer::DOT) {
+        antlr4::Token* kind = NextVisible(next->getTokenIndex());
+        next = NextVisible(kind->getTokenIndex());
+      }
+    } else {
+      return "";
+    }
+    if (next->getType() != KilnLexer::IDENT && next->getType() != KilnLexer::SENSITIVE) return "";
+    return std::string(view_.Text(next));
   }
 
   // The first line-leading declaration start at or after `from` (and after
@@ -520,6 +556,8 @@ class Session {
       return;
     }
 
+    if (ReportTerraform(start, tok) || ReportSpacedUnit(tok)) return;
+
     OpenBracket open = InnermostOpen(err.ctx);
     auto unclosed = [&](antlr4::Token* at) {
       SourceLoc o = view_.Loc(view_.Begin(open.token));
@@ -581,6 +619,111 @@ class Session {
         Enclosing<P::ExprContext>(err.ctx)) {
       d.help = "to compare values use `==`";
     }
+  }
+
+  // Visible token before `index`; null at the start.
+  antlr4::Token* PrevVisible(size_t index) {
+    while (index > 0) {
+      antlr4::Token* t = tokens_.get(--index);
+      if (t->getChannel() == antlr4::Token::DEFAULT_CHANNEL) return t;
+    }
+    return nullptr;
+  }
+
+  // The text of the string starting at the QUOTE token `quote` (no escapes or
+  // interpolation: Terraform names are plain).
+  std::string StringAt(antlr4::Token* quote) {
+    if (!quote || quote->getType() != KilnLexer::QUOTE) return "";
+    antlr4::Token* text = tokens_.get(quote->getTokenIndex() + 1);
+    return text->getType() == KilnLexer::STR_TEXT ? std::string(view_.Text(text)) : "";
+  }
+
+  // A declaration written the Terraform way (`variable "x" {`, `resource "a" "b"
+  // {`, `locals {`): E0020 with the Kiln form.
+  bool ReportTerraform(size_t start, antlr4::Token* tok) {
+    antlr4::Token* first = tokens_.get(start);
+    if (first->getChannel() != antlr4::Token::DEFAULT_CHANNEL) first = NextVisible(start);
+    std::string word(view_.Text(first));
+    antlr4::Token* next = NextVisible(first->getTokenIndex());
+    bool quoted = next->getType() == KilnLexer::QUOTE;
+    if (!quoted && !((word == "locals" || word == "terraform") && next->getType() == KilnLexer::LBRACE)) return false;
+    std::string a = StringAt(next);
+    antlr4::Token* end_quote = next;
+    if (quoted) {
+      for (size_t i = next->getTokenIndex() + 1; i < tokens_.size(); ++i) {
+        antlr4::Token* t = tokens_.get(i);
+        if (t->getType() == KilnLexer::STR_END || t->getType() == KilnLexer::STR_UNTERMINATED || t->getType() == antlr4::Token::EOF) {
+          end_quote = t;
+          break;
+        }
+      }
+    }
+    antlr4::Token* second = NextVisible(end_quote->getTokenIndex());
+    std::string b = second->getType() == KilnLexer::QUOTE ? StringAt(second) : "";
+    std::string name_a = a.empty() ? "NAME" : a;
+    std::string help;
+    if (word == "variable") {
+      help = "declare an input: `input " + name_a + ": TYPE = DEFAULT` (for example `input " + name_a + ": string = \"x\"`); refer to it as `" + name_a + "`, not `var." + name_a + "`";
+    } else if (word == "resource" || word == "data") {
+      std::string kind = a.empty() ? "KIND" : a, name = b.empty() ? "NAME" : b;
+      help = word == "data" ? "Kiln has no data sources; read values from inputs, or from a resource's attributes (`NAME.attr`)"
+                            : "declare a resource as `KIND NAME { ... }`: `" + kind + " " + name + " { ... }` (core kinds: cluster, datastore, training_job, endpoint; provider kinds are TYPE.KIND)";
+    } else if (word == "output") {
+      help = "declare an output as `output " + name_a + " = EXPR` (no block, no `value =`)";
+    } else if (word == "provider") {
+      help = "configure a provider as `provider TYPE NAME { ... }`: `provider " + (a.empty() ? "TYPE" : a) + " main { ... }`";
+    } else if (word == "module") {
+      help = "instantiate a module as `module " + name_a + " { source = \"./modules/" + name_a + "\" ... }` (an unquoted name)";
+    } else if (word == "locals") {
+      help = "write each local value as its own declaration: `let NAME = EXPR`";
+    } else if (word == "terraform") {
+      help = "settings such as the state location go in `backend local { path = \".kiln/state.json\" }`";
+    } else {
+      return false;
+    }
+    antlr4::Token* last = quoted ? (b.empty() ? end_quote : second) : first;
+    if (!b.empty()) {
+      for (size_t i = second->getTokenIndex() + 1; i < tokens_.size(); ++i) {
+        antlr4::Token* t = tokens_.get(i);
+        if (t->getType() == KilnLexer::STR_END || t->getType() == antlr4::Token::EOF) {
+          last = t;
+          break;
+        }
+      }
+    }
+    Diagnostic& d = diags_.Error("E0020", view_.Range(view_.Begin(first), view_.End(last)),
+                                 "`" + word + (quoted ? " \"...\"" : "") + "` is Terraform syntax, not Kiln");
+    d.label = "a Terraform declaration";
+    d.help = help;
+    error_index_ = std::max(tok->getTokenIndex(), first->getTokenIndex() + 1);
+    error_at_decl_start_ = false;
+    return true;
+  }
+
+  // `size = 10 GB`: a number and its unit separated by white space (E0019).
+  bool ReportSpacedUnit(antlr4::Token* tok) {
+    antlr4::Token* unit = tok->getType() == KilnLexer::IDENT ? tok : PrevVisible(tok->getTokenIndex());
+    for (int attempt = 0; attempt < 2 && unit; ++attempt) {
+      ast::Unit u;
+      if (unit->getType() == KilnLexer::IDENT && LookupUnit(view_.Text(unit), &u)) {
+        antlr4::Token* number = PrevVisible(unit->getTokenIndex());
+        if (number && (number->getType() == KilnLexer::INT || number->getType() == KilnLexer::FLOAT) &&
+            number->getTokenIndex() + 1 == unit->getTokenIndex() &&
+            view_.Loc(view_.End(number)).line == view_.Loc(view_.Begin(unit)).line) {
+          std::string n(view_.Text(number)), un(view_.Text(unit));
+          Diagnostic& d = diags_.Error("E0019", view_.Range(view_.Begin(number), view_.End(unit)),
+                                       "a space between the number `" + n + "` and its unit `" + un + "`");
+          d.label = "write `" + n + un + "`";
+          d.help = "a quantity is a number immediately followed by its unit, with no space: `" + n + un + "`";
+          error_index_ = std::max(tok->getTokenIndex(), unit->getTokenIndex() + 1);
+          error_at_decl_start_ = false;
+          return true;
+        }
+      }
+      if (unit != tok) break;
+      unit = PrevVisible(tok->getTokenIndex());
+    }
+    return false;
   }
 
   void ReportInvalidUtf8() {

@@ -64,6 +64,7 @@ TypeRef OptionalOf(TypeRef element) {
   }
   auto t = std::make_shared<Type>();
   t->kind = TypeKind::kOptional;
+  t->bounded = element->bounded;
   t->element = std::move(element);
   return t;
 }
@@ -89,6 +90,7 @@ TypeRef RecordOf(std::vector<Field> fields, std::string name) {
             [](const Field& a, const Field& b) { return a.name < b.name; });
   t->fields = std::move(fields);
   t->name = std::move(name);
+  for (const Field& f : t->fields) t->bounded = t->bounded || f.bound != Bound::kNone || f.type->bounded;
   return t;
 }
 
@@ -241,6 +243,11 @@ bool Assignable(const TypeRef& target, const TypeRef& src, std::string* why) {
       if (src->kind == TypeKind::kGpu || src->kind == TypeKind::kString ||
           src->kind == TypeKind::kLiteral) {
         return true;
+      }
+      // Alternatives: an ordered list of requests, or `{ any_of = [...] }`.
+      if (src->kind == TypeKind::kList) return Assignable(target, src->element, why);
+      if (src->kind == TypeKind::kRecord && src->fields.size() == 1 && src->fields[0].name == "any_of") {
+        return src->fields[0].type->kind == TypeKind::kList && Assignable(target, src->fields[0].type->element, why);
       }
       if (src->kind == TypeKind::kRecord) {
         for (const auto& f : src->fields) {

@@ -21,12 +21,17 @@ enum class TypeKind : uint8_t {
 struct Type;
 using TypeRef = std::shared_ptr<const Type>;
 
+// A sign constraint on a numeric, quantity or range field (field modifiers
+// `positive` and `nonnegative` in kind schemas), checked at evaluation.
+enum class Bound : uint8_t { kNone, kNonNegative, kPositive };
+
 struct Field {
   std::string name;
   TypeRef type;
   bool optional = false;
   bool sensitive = false;
   bool computed = false;
+  Bound bound = Bound::kNone;
   const ast::Expr* default_expr = nullptr;
   std::string doc;
   SourceRange range;
@@ -45,6 +50,7 @@ struct Type {
   std::string provider_type;       // kind: "" for core kinds, else the provider type
   std::shared_ptr<const Type> schema;  // kind: the record of its attributes
   bool open = false;               // record of a provider kind whose schema is unknown
+  bool bounded = false;            // record (or T?) with a Bound on some field, at any depth
 
   const Field* FindField(const std::string& n) const;
   std::vector<std::string> FieldNames() const;

@@ -182,13 +182,21 @@ std::optional<double> HourlyCost(const std::vector<std::pair<std::string, json>>
       else if (m->is_object() && m->contains("min") && (*m)["min"].is_number())
         mult = (*m)["min"].get<double>();
     }
-    bool spot = attrs.contains("spot") && attrs["spot"].is_boolean() && attrs["spot"].get<bool>();
+    // Capacity policy: `spot = true` and `spot = "prefer"` price at spot;
+    // an endpoint's `spot_policy.min_on_demand` replicas stay on demand.
+    const json* spot_attr = AtPath(attrs, {"spot"});
+    bool spot = spot_attr && ((spot_attr->is_boolean() && spot_attr->get<bool>()) ||
+                              (spot_attr->is_string() && spot_attr->get<std::string>() == "prefer"));
+    double on_demand_units = spot ? 0 : mult;
+    if (const json* mod = AtPath(attrs, {"spot_policy", "min_on_demand"}); spot && mod && mod->is_number()) {
+      on_demand_units = std::min(mult, mod->get<double>());
+    }
     auto price = prices ? prices(model) : std::nullopt;
     if (!price) {
       priced = false;
       continue;
     }
-    total += (spot ? price->second : price->first) * count * mult;
+    total += (price->first * on_demand_units + price->second * (mult - on_demand_units)) * count;
   }
   if (!priced) return std::nullopt;
   return std::round(total * 100) / 100;

@@ -353,7 +353,7 @@ class LocalProvider : public Provider {
         if (k != "wait" && std::find(computed.begin(), computed.end(), k) == computed.end())
           replace_fields.push_back(k);
     } else if (req.kind == "endpoint") {
-      replace_fields = {"cluster", "gpu", "image"};
+      replace_fields = {"cluster", "gpu", "image", "setup", "upload"};
       computed = {"id", "url", "urls", "status", "log_dir"};
     } else {
       resp.diagnostics.push_back(Err("the local provider has no kind `" + req.kind + "`"));
