@@ -786,7 +786,8 @@ void ProviderChecks(PlanRun& run) {
       SourceRange range;
       auto it = by_address.find(address);
       if (it != by_address.end()) range = it->second->range;
-      std::string msg = (address.empty() ? "" : address + ": ") + d.summary;
+      bool named = !address.empty() && d.summary.rfind(address + " ", 0) == 0;
+      std::string msg = (address.empty() || named ? "" : address + ": ") + d.summary;
       if (!d.detail.empty()) msg += ": " + d.detail;
       if (d.severity == Severity::kError) AddError(run.diags, "E0911", range, msg);
       else run.diags.Warning("W0905", range, msg);

@@ -106,9 +106,11 @@ void UnsupportedAttributes(const std::string& kind, const json& c, ProviderDiagn
   if (set("cpus")) warn("cpus", "processes are not limited to a number of CPUs");
   if (set("memory")) warn("memory", "processes are not limited in memory");
   if (kind == "endpoint") {
-    json as = c.value("autoscale", json());
-    if (as.is_object() && Str(as, "metric") == "gpu_utilization")
-      warn("autoscale", "the local proxy measures rps and concurrency, not GPU utilisation");
+    // Both need a proxy in front of the replicas, which the local provider
+    // does not have yet: say so rather than ignore them quietly.
+    if (set("autoscale"))
+      warn("autoscale", "the local provider runs `replicas.min` replicas and does not scale them");
+    if (set("canary")) warn("canary", "the local provider does not split traffic: the canary model is not served");
   }
 }
 }  // namespace

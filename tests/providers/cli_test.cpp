@@ -178,5 +178,29 @@ TEST_F(LocalCli, ThePlanChecksGpusOverAllResources) {
   EXPECT_NE(q.out.find("4 of 8 training jobs will wait for a free GPU"), std::string::npos) << q.out;
 }
 
+
+// examples/multi-region on the local provider: three regions' clusters and
+// endpoints on one machine (simulated GPUs, free ports), serving.
+TEST_F(LocalCli, MultiRegionExampleAppliesLocally) {
+  fs::copy(std::string(KILN_SOURCE_DIR) + "/examples/multi-region", dir_ + "/multi-region");
+  fs::copy(std::string(KILN_SOURCE_DIR) + "/examples/modules", dir_ + "/modules", fs::copy_options::recursive);
+  std::string mr = dir_ + "/multi-region";
+  RunResult a = Kiln(mr, "apply --auto-approve");
+  ASSERT_EQ(a.code, 0) << a.out;
+  EXPECT_NE(a.out.find("`canary` is not supported by the local provider"), std::string::npos) << a.out;
+  RunResult o = Kiln(mr, "output urls --json");
+  json urls = json::parse(o.out, nullptr, false);
+  ASSERT_TRUE(urls.is_object()) << o.out;
+  EXPECT_EQ(urls.size(), 3u);
+  for (const auto& [region, url] : urls.items()) {
+    std::string cmd = "python3 -c \"import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('" +
+                      url.get<std::string>() + "/', timeout=5).status == 200 else 1)\"";
+    EXPECT_EQ(system(cmd.c_str()), 0) << region << " " << url;
+  }
+  EXPECT_EQ(Kiln(mr, "plan --detailed-exitcode").code, 0);
+  RunResult d = Kiln(mr, "destroy --target module.region --auto-approve");
+  EXPECT_EQ(d.code, 0) << d.out;
+}
+
 }  // namespace
 }  // namespace kiln
