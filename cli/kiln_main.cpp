@@ -1,3 +1,11 @@
-#include "cli/cli.h"
+#include <cstring>
 
-int main(int argc, char** argv) { return kiln::cli::Main(argc, argv); }
+#include "cli/cli.h"
+#include "providers/local/jobs.h"
+
+int main(int argc, char** argv) {
+  // Hidden: the local provider's job supervisor (providers/local/jobs.h),
+  // started detached by the provider, never by users.
+  if (argc >= 2 && std::strcmp(argv[1], "__local-supervise") == 0) return kiln::local::SupervisorMain(argc, argv);
+  return kiln::cli::Main(argc, argv);
+}

@@ -219,7 +219,7 @@ void Refresh(PlanRun& run) {
   if (!run.options.refresh) return;
   auto& resources = run.refreshed.resources;
   std::vector<std::optional<ResourceChange>> drift(resources.size());
-  std::vector<bool> gone(resources.size(), false);
+  std::vector<bool> gone(resources.size(), false), progressed(resources.size(), false);
   const auto& hasher = run.ctx.store->hasher();
   ParallelFor(resources.size(), run.options.parallelism, [&](size_t i) {
     state::ResourceState& r = resources[i];
@@ -250,6 +250,13 @@ void Refresh(PlanRun& run) {
       if (v && *v == state::kSensitivePlaceholder) red.hashes[ptr] = h;
     }
     if (red.attributes == r.attributes && red.hashes == r.sensitive_hashes) return;
+    if (resp.progress) {
+      // The object's own progress: recorded at the next apply, not drift.
+      progressed[i] = true;
+      r.attributes = red.attributes;
+      r.sensitive_hashes = red.hashes;
+      return;
+    }
     d.action = Action::kUpdate;
     d.action_reason = kReasonDriftChanged;
     d.after = red.attributes;
@@ -263,6 +270,7 @@ void Refresh(PlanRun& run) {
       run.plan.drift.push_back(*drift[i]);
       if (!gone[i]) run.plan.refreshed.push_back(resources[i]);
     }
+    if (progressed[i]) run.plan.refreshed.push_back(resources[i]);
     if (gone[i]) {
       run.plan.refreshed_gone.push_back(resources[i].address);
       continue;
@@ -400,6 +408,9 @@ void DiffInstance(PlanRun& run, const ResourceInstance& inst, ResourceChange& c)
     } else if (replace_requested.count(inst.address)) {
       replace = true;
       c.action_reason = kReasonReplaceRequested;
+    } else if (!resp.replace_reason.empty()) {
+      replace = true;
+      c.action_reason = resp.replace_reason;
     } else if (PlannedEqualsPrior(resp.planned, *prior, c.sensitive_paths, hasher)) {
       c.action = Action::kNoop;
     } else if (!resp.requires_replace.empty()) {
@@ -796,6 +807,45 @@ void CostStep(PlanRun& run) {
   run.plan.cost = Cost{*b, *a};
 }
 
+// Step: each provider's checks over all of its resources in the plan
+// (Provider::CheckPlan), e.g. GPUs that several resources share.
+void ProviderChecks(PlanRun& run) {
+  if (run.options.mode == PlanMode::kRefreshOnly || !run.ctx.providers) return;
+  std::map<std::pair<std::string, std::string>, PlanCheckRequest> by_provider;
+  std::map<std::string, const ResourceChange*> by_address;
+  for (const auto& c : run.plan.changes) {
+    if (!c.deposed_key.empty()) continue;
+    PlanCheckResource r;
+    r.kind = BareKind(c.kind);
+    r.address = c.address;
+    r.action = c.action == Action::kCreate    ? "create"
+               : c.action == Action::kUpdate  ? "update"
+               : c.action == Action::kReplace ? "replace"
+               : c.action == Action::kDelete  ? "delete"
+                                              : "noop";
+    r.config = c.action == Action::kDelete ? (c.prior ? c.prior->attributes : json()) : c.config;
+    r.dependencies = c.action == Action::kDelete ? c.prior_dependencies : c.dependencies;
+    by_provider[{c.provider, c.provider_type}].resources.push_back(std::move(r));
+    by_address[c.address] = &c;
+  }
+  for (auto& [key, req] : by_provider) {
+    std::string error;
+    Provider* p = run.ctx.providers->Get(key.first, key.second, &error);
+    if (!p) continue;  // already reported by diff
+    PlanCheckResponse resp = p->CheckPlan(req);
+    for (const auto& [address, d] : resp.diagnostics) {
+      SourceRange range;
+      auto it = by_address.find(address);
+      if (it != by_address.end()) range = it->second->range;
+      bool named = !address.empty() && d.summary.rfind(address + " ", 0) == 0;
+      std::string msg = (address.empty() || named ? "" : address + ": ") + d.summary;
+      if (!d.detail.empty()) msg += ": " + d.detail;
+      if (d.severity == Severity::kError) AddError(run.diags, "E0914", range, msg);
+      else run.diags.Warning("W0905", range, msg);
+    }
+  }
+}
+
 struct Step {
   const char* name;
   void (*run)(PlanRun&);
@@ -813,6 +863,7 @@ const Step kPlanSteps[] = {
     {"deposed", DeposedObjects},
     {"targeting", Targeting},
     {"prevent-destroy", PreventDestroy},
+    {"provider-checks", ProviderChecks},
     {"outputs", Outputs},
     {"cost", CostStep},
 };

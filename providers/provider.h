@@ -55,6 +55,10 @@ struct PlanResponse {
   nlohmann::json planned;            // proposed state; computed leaves unknown
   std::vector<Path> requires_replace;
   ProviderDiagnostics diagnostics;
+  // Set when the object must be replaced although nothing in its
+  // configuration changed: the plan's reason ("failed": a job that failed
+  // after apply). The details come as a warning diagnostic.
+  std::string replace_reason;
 };
 
 using ProgressFn = std::function<void(const std::string& message)>;
@@ -80,6 +84,10 @@ struct ReadRequest {
 struct ReadResponse {
   nlohmann::json state;    // null when the object is gone / not found
   ProviderDiagnostics diagnostics;
+  // What changed is the object's own progress (a job's status moving from
+  // pending to running to succeeded), not a change made outside kiln: it is
+  // recorded without being reported as drift.
+  bool progress = false;
 };
 
 struct DeleteRequest {
@@ -116,6 +124,24 @@ struct InventoryResponse {
   ProviderDiagnostics diagnostics;
 };
 
+// A plan's resources of one provider, for the checks that concern them
+// together (GPUs they share on one machine), which no single Plan call can
+// make.
+struct PlanCheckResource {
+  std::string kind;     // bare kind name
+  std::string address;
+  std::string action;   // "create", "update", "replace", "noop" or "delete"
+  nlohmann::json config;  // the planned configuration (unknown leaves possible); the recorded one for a delete
+  std::vector<std::string> dependencies;  // addresses it refers to
+};
+struct PlanCheckRequest {
+  std::vector<PlanCheckResource> resources;
+};
+struct PlanCheckResponse {
+  // Each about one resource (by address; "" for the plan as a whole).
+  std::vector<std::pair<std::string, ProviderDiagnostic>> diagnostics;
+};
+
 class Provider {
  public:
   virtual ~Provider() = default;
@@ -130,6 +156,10 @@ class Provider {
   virtual ImportResponse Import(const ImportRequest& req) = 0;
   // Optional capability; the default answers "not supported".
   virtual InventoryResponse Inventory();
+  // Optional: checks over all of a plan's resources of this provider,
+  // called once per plan after every resource was planned. The default
+  // finds nothing.
+  virtual PlanCheckResponse CheckPlan(const PlanCheckRequest&) { return {}; }
   // Asks the provider to abort the operations it has in flight (kiln's
   // second Ctrl-C). Called from another thread than those calls, returns at
   // once; each aborted call soon returns an error diagnostic (with `state`

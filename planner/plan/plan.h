@@ -32,6 +32,8 @@ inline constexpr char kReasonCannotUpdate[] = "cannot_update";
 inline constexpr char kReasonReplaceRequested[] = "replace_by_request";
 inline constexpr char kReasonReplaceTriggered[] = "replace_triggered_by";
 inline constexpr char kReasonTainted[] = "tainted";
+// A job that failed or was killed after apply (PlanResponse::replace_reason).
+inline constexpr char kReasonFailed[] = "failed";
 inline constexpr char kReasonNotInConfig[] = "not_in_config";
 inline constexpr char kReasonDestroy[] = "destroy";
 inline constexpr char kReasonDriftChanged[] = "changed_outside_kiln";

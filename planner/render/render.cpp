@@ -283,6 +283,7 @@ std::string DescribeChange(const ResourceChange& c, bool drift) {
       std::string how = c.create_before_destroy ? " (new one created before the old one is destroyed)" : "";
       if (r == kReasonReplaceRequested) return "will be replaced, as requested with --replace" + how;
       if (r == kReasonTainted) return "is tainted (its create did not finish), so must be replaced" + how;
+      if (r == kReasonFailed) return "has failed, so will be run again (replaced)" + how;
       if (r == kReasonReplaceTriggered) return "will be replaced because of lifecycle.replace_triggered_by" + how;
       std::string attrs;
       for (const auto& p : c.replace_paths) {

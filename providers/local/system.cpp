@@ -135,6 +135,7 @@ class Real : public System {
       return -1;
     }
     const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
+    const std::vector<int> keep = spec.keep_fds;
     const char* file = argv[0];
     pid_t mid = fork();
     if (mid == 0) {
@@ -147,6 +148,7 @@ class Real : public System {
         dup2(null_fd, 0);
         dup2(log_fd, 1);
         dup2(log_fd, 2);
+        for (int fd : keep) fcntl(fd, F_SETFD, 0);
         struct sigaction sa {};
         sa.sa_handler = SIG_DFL;
         sigemptyset(&sa.sa_mask);
@@ -204,7 +206,20 @@ class Real : public System {
     return state != 'Z' && state != 'X';
   }
 
+  bool SessionAlive(pid_t sid) override {
+    if (Alive(sid)) return true;
+    bool alive = false;
+    ForSession(sid, [&](pid_t, char state) { alive = alive || (state != 'Z' && state != 'X'); });
+    return alive;
+  }
+
   void KillSession(pid_t sid, int sig) override {
+    ForSession(sid, [&](pid_t pid, char) { kill(pid, sig); });
+  }
+
+  // Calls f(pid, state) for every process of session sid.
+  template <typename F>
+  void ForSession(pid_t sid, F f) {
     if (sid <= 0) return;
     // Members may have left the session leader's process group (timeout(1)
     // makes its own), so look at every process's session.
@@ -216,7 +231,7 @@ class Real : public System {
       if (*end || pid <= 0) continue;
       char state;
       pid_t s;
-      if (ProcStat(static_cast<pid_t>(pid), &state, &s) && s == sid) kill(static_cast<pid_t>(pid), sig);
+      if (ProcStat(static_cast<pid_t>(pid), &state, &s) && s == sid) f(static_cast<pid_t>(pid), state);
     }
     closedir(d);
   }

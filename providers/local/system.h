@@ -18,6 +18,9 @@ struct SpawnSpec {
   std::map<std::string, std::string> env;  // added to (and overriding) kiln's environment
   std::string cwd;                          // "" = kiln's working directory
   std::string log_path;                     // stdout and stderr, appended
+  // Descriptors (close-on-exec in kiln) the process inherits, with their
+  // numbers: GPU lease locks handed over to their holder.
+  std::vector<int> keep_fds;
 };
 
 class System {
@@ -33,6 +36,8 @@ class System {
   virtual pid_t SpawnDetached(const SpawnSpec& spec, std::string* error) = 0;
   // Whether pid runs (and is not a zombie).
   virtual bool Alive(pid_t pid) = 0;
+  // Whether any process of session sid runs (its leader may be gone).
+  virtual bool SessionAlive(pid_t sid) { return Alive(sid); }
   // Sends sig to every process of session sid.
   virtual void KillSession(pid_t sid, int sig) = 0;
   virtual int64_t NowMs() = 0;

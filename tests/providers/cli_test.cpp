@@ -117,5 +117,83 @@ TEST_F(Cli, InitRejectsGitSourcesAndMissingPlugins) {
   EXPECT_FALSE(fs::exists(dir_ + "/kiln.lock"));
 }
 
+
+// The local provider's job lifecycle and whole-plan checks, through the
+// real binary: a job's progress is not drift; a job that failed after
+// apply is a replacement (reason failed) and --detailed-exitcode says 2.
+class LocalCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string t = (fs::temp_directory_path() / "kiln-localcli-XXXXXX").string();
+    dir_ = mkdtemp(t.data());
+  }
+  void TearDown() override {
+    Kiln(dir_, "destroy --auto-approve");
+    fs::remove_all(dir_);
+  }
+  void Write(const std::string& body) {
+    std::ofstream(dir_ + "/main.kiln") << "provider local box {\n  simulate_gpus = \"H100:4\"\n}\n\n" << body;
+  }
+  std::string dir_;
+};
+
+TEST_F(LocalCli, JobProgressIsNotDriftAndAFailedJobIsReplaced) {
+  Write("training_job ok {\n  command = \"sleep 0.3\"\n  gpu = \"H100:1\"\n}\n\n"
+        "training_job bad {\n  command = \"sleep 0.3; echo boom; exit 3\"\n}\n");
+  RunResult a = Kiln(dir_, "apply --auto-approve");
+  ASSERT_EQ(a.code, 0) << a.out;
+  usleep(1500 * 1000);
+  RunResult p = Kiln(dir_, "plan --detailed-exitcode");
+  EXPECT_EQ(p.code, 2) << p.out;
+  EXPECT_EQ(p.out.find("changed outside of kiln"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("training_job.bad has failed, so will be run again (replaced)"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("training job failed after apply (exit status 3)"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("boom"), std::string::npos) << p.out;
+  EXPECT_EQ(p.out.find("training_job.ok has"), std::string::npos) << p.out;
+  // Without the failing job: nothing to do, the succeeded one is quiet.
+  Write("training_job ok {\n  command = \"sleep 0.3\"\n  gpu = \"H100:1\"\n}\n");
+  ASSERT_EQ(Kiln(dir_, "apply --auto-approve").code, 0);
+  RunResult q = Kiln(dir_, "plan --detailed-exitcode");
+  EXPECT_EQ(q.code, 0) << q.out;
+}
+
+TEST_F(LocalCli, ThePlanChecksGpusOverAllResources) {
+  Write("cluster a {\n  gpu = \"H100:3\"\n}\n\ncluster b {\n  gpu = \"H100:2\"\n}\n");
+  RunResult r = Kiln(dir_, "plan");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("E0914"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cluster.a reserves 3 and cluster.b 2 of the 4 H100s of this machine (simulated)"),
+            std::string::npos)
+      << r.out;
+  Write("training_job sweep for i in [0, 1, 2, 3, 4, 5, 6, 7] {\n  command = \"true\"\n  gpu = \"H100:1\"\n}\n");
+  RunResult q = Kiln(dir_, "plan");
+  EXPECT_EQ(q.code, 0) << q.out;
+  EXPECT_NE(q.out.find("4 of 8 training jobs will wait for a free GPU"), std::string::npos) << q.out;
+}
+
+
+// examples/multi-region on the local provider: three regions' clusters and
+// endpoints on one machine (simulated GPUs, free ports), serving.
+TEST_F(LocalCli, MultiRegionExampleAppliesLocally) {
+  fs::copy(std::string(KILN_SOURCE_DIR) + "/examples/multi-region", dir_ + "/multi-region");
+  fs::copy(std::string(KILN_SOURCE_DIR) + "/examples/modules", dir_ + "/modules", fs::copy_options::recursive);
+  std::string mr = dir_ + "/multi-region";
+  RunResult a = Kiln(mr, "apply --auto-approve");
+  ASSERT_EQ(a.code, 0) << a.out;
+  EXPECT_NE(a.out.find("`canary` is not supported by the local provider"), std::string::npos) << a.out;
+  RunResult o = Kiln(mr, "output urls --json");
+  json urls = json::parse(o.out, nullptr, false);
+  ASSERT_TRUE(urls.is_object()) << o.out;
+  EXPECT_EQ(urls.size(), 3u);
+  for (const auto& [region, url] : urls.items()) {
+    std::string cmd = "python3 -c \"import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('" +
+                      url.get<std::string>() + "/', timeout=5).status == 200 else 1)\"";
+    EXPECT_EQ(system(cmd.c_str()), 0) << region << " " << url;
+  }
+  EXPECT_EQ(Kiln(mr, "plan --detailed-exitcode").code, 0);
+  RunResult d = Kiln(mr, "destroy --target module.region --auto-approve");
+  EXPECT_EQ(d.code, 0) << d.out;
+}
+
 }  // namespace
 }  // namespace kiln
