@@ -50,7 +50,7 @@ bool SlurmProvider::StartReplica(const ApplyRequest& req, int index, int port, i
   const json& c = req.config;
   Request r;
   BuildRequest(req.address, c, 1, &r, diags);
-  std::string partition = PartitionOf(c);
+  std::string partition = PartitionOf(c, req.address);
   std::string slug = Slug(req.address);
   ScriptSpec ss;
   ss.address = req.address;

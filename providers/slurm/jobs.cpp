@@ -69,12 +69,12 @@ bool SlurmProvider::SubmitJob(const ApplyRequest& req, json* state, ProviderDiag
   int nodes = static_cast<int>(Int(c, "nodes", 1));
   Request r;
   BuildRequest(req.address, c, nodes, &r, diags);
-  std::string partition = PartitionOf(c);
+  std::string partition = PartitionOf(c, req.address);
   std::string slug = Slug(req.address);
   std::error_code ec;
   std::string output = (shared_root_ / "jobs" / slug / "output").string();
   if (c.contains("output") && !c["output"].is_null()) {
-    output = DatastoreDirOf(c["output"]);
+    output = DatastoreDirOf(c["output"], req.address);
     if (output.empty()) {
       diags->push_back(Err("cannot tell the directory of the output datastore of " + req.address, {"output"}));
       return false;
@@ -110,7 +110,7 @@ bool SlurmProvider::SubmitJob(const ApplyRequest& req, json* state, ProviderDiag
   spec.environment = BaseEnv(c, req.address);
   spec.environment["KILN_OUTPUT"] = output;
   if (c.contains("inputs") && c["inputs"].is_object())
-    for (const auto& [name, ds] : c["inputs"].items()) spec.environment["KILN_INPUT_" + EnvName(name)] = DatastoreDirOf(ds);
+    for (const auto& [name, ds] : c["inputs"].items()) spec.environment["KILN_INPUT_" + EnvName(name)] = DatastoreDirOf(ds, req.address);
 
   (*state)["checkpoint"] = "file://" + output;
   (*state)["status"] = "pending";

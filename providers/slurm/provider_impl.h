@@ -67,7 +67,7 @@ class SlurmProvider : public Provider {
 
   // Which partition a job or endpoint runs in: its cluster's, else the
   // provider's default. "" when neither says.
-  std::string PartitionOf(const json& config);
+  std::string PartitionOf(const json& config, const std::string& address);
   bool BuildRequest(const std::string& address, const json& config, int nodes, Request* req,
                     ProviderDiagnostics* diags);
   void CheckPlacement(const std::string& address, const json& config, int nodes, ProviderDiagnostics* diags);
@@ -105,7 +105,11 @@ class SlurmProvider : public Provider {
   DeleteResponse DeleteEndpoint(const DeleteRequest& req);
 
   std::map<std::string, std::string> BaseEnv(const json& config, const std::string& address);
-  std::string DatastoreDirOf(const json& ref) const;
+  // A reference to another object of this provider: its attributes, or its
+  // address (relative to the referring resource's module) resolved through
+  // the records under shared_root. Null when unknown.
+  json ResolveRef(const json& ref, const std::string& kind, const std::string& self_address) const;
+  std::string DatastoreDirOf(const json& ref, const std::string& self_address) const;
   // The record under shared_root/.kiln that lets an interrupted create be
   // adopted with its configuration (secrets removed).
   std::filesystem::path RecordPath(const std::string& kind, const std::string& address) const;

@@ -402,8 +402,13 @@ bool SlurmProvider::Submit(const JobSpec& base, int64_t* job_id, ProviderDiagnos
 
 // ------------------------------------------------------------ placement
 
-std::string SlurmProvider::PartitionOf(const json& config) {
+std::string SlurmProvider::PartitionOf(const json& config, const std::string& address) {
   json cluster = config.value("cluster", json());
+  if (cluster.is_string()) {
+    // A cluster not bound yet (planned in the same run) is checked on its own.
+    cluster = ResolveRef(cluster, "cluster", address);
+    if (cluster.is_null()) return "";
+  }
   if (cluster.is_object() && !IsUnknown(cluster)) {
     json p = cluster.value("partition", json());
     if (p.is_string() && !p.get<std::string>().empty()) return p.get<std::string>();
@@ -437,9 +442,10 @@ bool SlurmProvider::BuildRequest(const std::string& address, const json& c, int 
 }
 
 void SlurmProvider::CheckPlacement(const std::string& address, const json& c, int nodes, ProviderDiagnostics* diags) {
-  std::string partition = PartitionOf(c);
+  std::string partition = PartitionOf(c, address);
   if (partition.empty()) {
-    if (IsUnknown(c.value("cluster", json()))) return;  // known at apply
+    json cluster = c.value("cluster", json());
+    if (IsUnknown(cluster) || cluster.is_string()) return;  // checked with its cluster, or at apply
     diags->push_back(Err(address + " has no partition: give it a `cluster` or set the provider's `partition`",
                          {"cluster"}));
     return;
@@ -727,7 +733,24 @@ std::string SlurmProvider::DatastoreDir(const std::string& address, const json& 
   return fs::path(p).lexically_normal().string();
 }
 
-std::string SlurmProvider::DatastoreDirOf(const json& ds) const {
+json SlurmProvider::ResolveRef(const json& ref, const std::string& kind, const std::string& self_address) const {
+  if (ref.is_object()) return IsUnknown(ref) ? json() : ref;
+  if (!ref.is_string()) return json();
+  std::string target = ref.get<std::string>();
+  std::string prefix;
+  for (const char* k : {".training_job.", ".endpoint.", ".cluster.", ".datastore."}) {
+    size_t at = self_address.rfind(k);
+    if (at != std::string::npos && at + 1 > prefix.size()) prefix = self_address.substr(0, at + 1);
+  }
+  for (const std::string& candidate : {prefix + target, target}) {
+    json r = LoadRecord(kind, candidate);
+    if (r.is_object()) return r;
+  }
+  return json();
+}
+
+std::string SlurmProvider::DatastoreDirOf(const json& ref, const std::string& self_address) const {
+  json ds = ResolveRef(ref, "datastore", self_address);
   std::string p = Str(ds, "path");
   if (!p.empty()) return p;
   std::string uri = Str(ds, "uri");
