@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 
 #include "providers/local/gpus.h"
 #include "providers/slurm/client.h"
@@ -54,6 +55,7 @@ class SlurmProvider : public Provider {
   struct JobsSnapshot {
     bool ok = false;
     std::vector<JobInfo> jobs;
+    std::unordered_map<int64_t, size_t> by_id;  // job id -> index in jobs
     ProviderDiagnostics diagnostics;
     const JobInfo* Find(int64_t id) const;
     // The newest job whose comment is for `address` (and `extra`, if set).

@@ -300,14 +300,14 @@ SlurmProvider::JobsSnapshot SlurmProvider::FetchJobs() {
     s.diagnostics.push_back(Err("slurmrestd answered GET jobs with malformed JSON: " + error));
     return s;
   }
+  for (size_t i = 0; i < s.jobs.size(); ++i) s.by_id[s.jobs[i].id] = i;
   s.ok = true;
   return s;
 }
 
 const JobInfo* SlurmProvider::JobsSnapshot::Find(int64_t id) const {
-  for (const auto& j : jobs)
-    if (j.id == id) return &j;
-  return nullptr;
+  auto it = by_id.find(id);
+  return it == by_id.end() ? nullptr : &jobs[it->second];
 }
 
 const JobInfo* SlurmProvider::JobsSnapshot::FindByComment(const std::string& address, const std::string& extra) const {

@@ -257,6 +257,16 @@ check "the sweep wrote its metrics" bash -c "ls $KILN_SLURM_SHARED/datastores/*/
 check "the two-node run wrote rank 1" bash -c "grep -h 'rank 1 of 2 nodes, world 4' $KILN_SLURM_SHARED/datastores/*/ddp-rank-1.txt"
 url=$("$kiln" -C "$S" state show endpoint.serve --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["attributes"]["url"])')
 check "the endpoint serves the best checkpoint" bash -c "curl -sf '$url/' | grep -q '^serving file://'"
+ep_job=$(squeue -h -t R -o '%i %k' | awk '/kiln:endpoint.serve /{print $1}')
+check "the endpoint runs as a Slurm job" test -n "$ep_job"
+scancel "$ep_job"
+sleep 1
+run "$S" "$W/ex-drift.txt" plan "${vars[@]}"
+check "a replica cancelled outside kiln is drift" contains "$W/ex-drift.txt" "endpoint.serve has changed outside of kiln"
+run "$S" "$W/ex-repair.txt" apply --auto-approve "${vars[@]}"
+check "the next apply repairs the endpoint" contains "$W/ex-repair.txt" "Apply complete"
+url=$("$kiln" -C "$S" state show endpoint.serve --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["attributes"]["url"])')
+check "the repaired endpoint serves" bash -c "curl -sf '$url/' | grep -q '^serving file://'"
 run "$S" "$W/ex-plan.txt" plan --detailed-exitcode "${vars[@]}"
 check "examples/slurm-sweep: a second plan is a no-op" test $? = 0
 run "$S" "$W/ex-destroy.txt" destroy --auto-approve "${vars[@]}"

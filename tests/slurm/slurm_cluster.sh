@@ -31,6 +31,12 @@ pids=()
 cleanup() {
   local rc=$?
   set +e
+  # Jobs still in the queue (a failed test) would outlive slurmd in their
+  # slurmstepd: cancel them while the controller still runs.
+  if [ -f "$D/slurm.conf" ] && [ -n "$(SLURM_CONF=$D/slurm.conf squeue -h -o %i 2>/dev/null)" ]; then
+    SLURM_CONF=$D/slurm.conf scancel --full $(SLURM_CONF=$D/slurm.conf squeue -h -o %i) 2>/dev/null
+    for _ in $(seq 50); do [ -z "$(SLURM_CONF=$D/slurm.conf squeue -h -o %i 2>/dev/null)" ] && break; sleep 0.1; done
+  fi
   [ -f "$D/restd.pid" ] && kill "$(cat "$D/restd.pid")" 2>/dev/null
   # The command and slurmrestd first, then the daemons, munged last.
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null; done
