@@ -1,6 +1,8 @@
 #include "planner/planner.h"
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "core/kinds.h"
@@ -221,11 +223,38 @@ void Refresh(PlanRun& run) {
   std::vector<std::optional<ResourceChange>> drift(resources.size());
   std::vector<bool> gone(resources.size(), false), progressed(resources.size(), false);
   const auto& hasher = run.ctx.store->hasher();
+  // Providers that read in batches get one ReadBatch call for all of their
+  // objects (one `GET /jobs` for every Slurm job); the rest one Read each.
+  std::vector<Provider*> providers(resources.size(), nullptr);
+  std::vector<std::optional<ReadResponse>> batched(resources.size());
+  std::map<Provider*, std::vector<size_t>> batches;
+  for (size_t i = 0; i < resources.size(); ++i) {
+    const state::ResourceState& r = resources[i];
+    providers[i] = run.GetProvider(r.provider, r.provider_type, {}, r.address);
+    if (providers[i] && providers[i]->SupportsReadBatch()) batches[providers[i]].push_back(i);
+  }
+  std::vector<std::pair<Provider*, std::vector<size_t>>> batch_list(batches.begin(), batches.end());
+  ParallelFor(batch_list.size(), run.options.parallelism, [&](size_t b) {
+    auto& [p, indices] = batch_list[b];
+    ReadBatchRequest req;
+    for (size_t i : indices)
+      req.reads.push_back({BareKind(resources[i].kind), resources[i].address, resources[i].attributes});
+    ReadBatchResponse resp = p->ReadBatch(req);
+    for (size_t k = 0; k < indices.size(); ++k) {
+      ReadResponse one = k < resp.results.size() ? std::move(resp.results[k]) : ReadResponse{};
+      // A failure of the whole batch is every object's failure.
+      if (HasErrors(resp.diagnostics) || k >= resp.results.size())
+        one.diagnostics.insert(one.diagnostics.end(), resp.diagnostics.begin(), resp.diagnostics.end());
+      if (k >= resp.results.size() && !HasErrors(one.diagnostics))
+        one.diagnostics.push_back({Severity::kError, "the provider's batch read returned too few results", "", {}});
+      batched[indices[k]] = std::move(one);
+    }
+  });
   ParallelFor(resources.size(), run.options.parallelism, [&](size_t i) {
     state::ResourceState& r = resources[i];
-    Provider* p = run.GetProvider(r.provider, r.provider_type, {}, r.address);
+    Provider* p = providers[i];
     if (!p) return;
-    ReadResponse resp = p->Read({BareKind(r.kind), r.address, r.attributes});
+    ReadResponse resp = batched[i] ? std::move(*batched[i]) : p->Read({BareKind(r.kind), r.address, r.attributes});
     if (HasErrors(resp.diagnostics)) {
       std::lock_guard<std::mutex> lock(run.mu);
       AddError(run.diags, "E0902", {}, r.address + ": refresh failed: " +

@@ -22,6 +22,13 @@ bool HasErrors(const ProviderDiagnostics& diags) {
   });
 }
 
+ReadBatchResponse Provider::ReadBatch(const ReadBatchRequest& req) {
+  ReadBatchResponse resp;
+  resp.results.reserve(req.reads.size());
+  for (const auto& r : req.reads) resp.results.push_back(Read(r));
+  return resp;
+}
+
 InventoryResponse Provider::Inventory() {
   InventoryResponse r;
   r.diagnostics.push_back({Severity::kError, "provider `" + Schema().name +

@@ -90,6 +90,17 @@ struct ReadResponse {
   bool progress = false;
 };
 
+// Several reads in one call (a plan's refresh): results in the order of
+// `reads`. Providers that can answer them together (one `GET /jobs` for
+// every Slurm job) say so with SupportsReadBatch().
+struct ReadBatchRequest {
+  std::vector<ReadRequest> reads;
+};
+struct ReadBatchResponse {
+  std::vector<ReadResponse> results;  // same order as reads
+  ProviderDiagnostics diagnostics;    // about the whole batch
+};
+
 struct DeleteRequest {
   std::string kind;
   std::string address;
@@ -152,6 +163,9 @@ class Provider {
   virtual PlanResponse Plan(const PlanRequest& req) = 0;
   virtual ApplyResponse Apply(const ApplyRequest& req) = 0;
   virtual ReadResponse Read(const ReadRequest& req) = 0;
+  // Optional: reads answered together. The default calls Read for each.
+  virtual bool SupportsReadBatch() const { return false; }
+  virtual ReadBatchResponse ReadBatch(const ReadBatchRequest& req);
   virtual DeleteResponse Delete(const DeleteRequest& req) = 0;
   virtual ImportResponse Import(const ImportRequest& req) = 0;
   // Optional capability; the default answers "not supported".

@@ -15,6 +15,7 @@
 #include "providers/discovery.h"
 #include "providers/local/local_provider.h"
 #include "providers/rpc/rpc_provider.h"
+#include "providers/slurm/slurm_provider.h"
 
 namespace kiln {
 
@@ -33,6 +34,7 @@ BuiltinTable& Builtins() {
   static BuiltinTable* table = [] {
     auto* t = new BuiltinTable;
     t->factories[kDefaultProviderType] = [] { return NewLocalProvider(); };
+    t->factories["slurm"] = [] { return NewSlurmProvider(); };
     return t;
   }();
   return *table;

@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ antlr4 libantlr4-runtime-dev llvm-14-dev
   nlohmann-json3-dev libcurl4-openssl-dev googletest libgtest-dev
-  python3 slurm-wlm slurmrestd munge curl
+  python3 slurm-wlm slurmrestd munge curl slurm-wlm-jwt-plugin
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -156,6 +156,41 @@ class PluginProvider : public Provider {
     return resp;
   }
 
+  bool SupportsReadBatch() const override {
+    for (const auto& c : schema_.capabilities)
+      if (c == "read_batch") return true;
+    return false;
+  }
+
+  // `read_batch` {reads: [{kind, address, state}]} -> {results: [{state,
+  // diagnostics}]}, only for plugins that announce the capability.
+  ReadBatchResponse ReadBatch(const ReadBatchRequest& req) override {
+    if (!SupportsReadBatch()) return Provider::ReadBatch(req);
+    ReadBatchResponse resp;
+    json reads = json::array();
+    for (const auto& r : req.reads)
+      reads.push_back({{"kind", r.kind}, {"address", r.address}, {"state", r.state}});
+    json result;
+    std::string op = "read_batch of " + std::to_string(req.reads.size()) + " objects";
+    if (!Call("read_batch", {{"reads", reads}}, op, &result, &resp.diagnostics)) return resp;
+    Diags(result, &resp.diagnostics);
+    const json* results = result.contains("results") ? &result["results"] : nullptr;
+    if (!results || !results->is_array() || results->size() != req.reads.size()) {
+      resp.diagnostics.push_back(Error("provider `" + options_.type + "` answered " + op +
+                                       " without one result per read"));
+      return resp;
+    }
+    for (const auto& r : *results) {
+      ReadResponse one;
+      if (r.is_object()) {
+        Diags(r, &one.diagnostics);
+        if (r.contains("state")) one.state = r["state"];
+      }
+      resp.results.push_back(std::move(one));
+    }
+    return resp;
+  }
+
   DeleteResponse Delete(const DeleteRequest& req) override {
     DeleteResponse resp;
     json result;

@@ -315,6 +315,11 @@ ApplyResponse FakeProvider::Apply(const ApplyRequest& req) {
   return r;
 }
 
+ReadBatchResponse FakeProvider::ReadBatch(const ReadBatchRequest& req) {
+  Record("read_batch", "", std::to_string(req.reads.size()));
+  return Provider::ReadBatch(req);
+}
+
 ReadResponse FakeProvider::Read(const ReadRequest& req) {
   uint64_t gen = CancelGen();
   Enter();

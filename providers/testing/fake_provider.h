@@ -34,6 +34,8 @@ struct FakeOptions {
   std::string dir;
   // Addresses whose apply / read / delete fails with an error.
   std::set<std::string> fail_apply, fail_read, fail_delete;
+  // Offer ReadBatch (recorded as one "read_batch" call, detail = count).
+  bool read_batch = false;
 };
 
 // Kinds `thing` (name, value, count, tags, password (sensitive), ref, zone
@@ -52,6 +54,8 @@ class FakeProvider : public Provider {
   PlanResponse Plan(const PlanRequest& req) override;
   ApplyResponse Apply(const ApplyRequest& req) override;
   ReadResponse Read(const ReadRequest& req) override;
+  bool SupportsReadBatch() const override { return options_.read_batch; }
+  ReadBatchResponse ReadBatch(const ReadBatchRequest& req) override;
   DeleteResponse Delete(const DeleteRequest& req) override;
   ImportResponse Import(const ImportRequest& req) override;
   // Aborts the waits of the calls in flight: they answer "cancelled"

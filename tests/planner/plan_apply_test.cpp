@@ -208,6 +208,30 @@ TEST_F(PlannerTest, DriftIsReportedApartFromChanges) {
   EXPECT_EQ(store_->Current().Find("fake.thing.b"), nullptr);
 }
 
+TEST_F(PlannerTest, RefreshReadsInOneBatchWhenTheProviderCan) {
+  testing::FakeOptions o;
+  o.read_batch = true;
+  ResetProvider(o);
+  for (const char* n : {"a", "b", "c"}) config_.Add("fake.thing", n, {{"name", n}});
+  Converge();
+  auto s = store_->Current();
+  ASSERT_TRUE(fake_->Remove(s.Find("fake.thing.b")->attributes["id"]));
+  fake_->ClearCalls();
+  Plan p = MakePlanOk();
+  int batches = 0;
+  for (const auto& c : fake_->Calls()) {
+    if (c.op == "read_batch") {
+      ++batches;
+      EXPECT_EQ(c.detail, "3");
+    }
+  }
+  EXPECT_EQ(batches, 1);
+  // The batch's answers mean what single reads would.
+  ASSERT_EQ(p.drift.size(), 1u);
+  EXPECT_EQ(p.drift[0].address, "fake.thing.b");
+  EXPECT_EQ(ActionOf(p, "fake.thing.b"), Action::kCreate);
+}
+
 TEST_F(PlannerTest, PartialFailureKeepsSuccessesAndSkipsDependents) {
   config_.Add("fake.thing", "a", {{"name", "a"}});
   config_.Add("fake.thing", "b", {{"ref", {{"$ref", "fake.thing.a.id"}}}}, {"fake.thing.a"});

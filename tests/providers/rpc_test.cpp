@@ -171,6 +171,16 @@ TEST_F(FilesProvider, PlanApplyReadDeleteLifecycle) {
   auto none = p_->Read({"file", "files.file.never", nullptr});
   EXPECT_TRUE(none.state.is_null());
 
+  // read_batch (the plugin announces it): the same answers, in order
+  ASSERT_TRUE(p_->SupportsReadBatch());
+  auto batch = p_->ReadBatch({{{"file", "files.file.a", applied.state}, {"file", "files.file.never", nullptr},
+                               {"file", "files.file.a", nullptr}}});
+  ASSERT_FALSE(HasErrors(batch.diagnostics)) << AllText(batch.diagnostics);
+  ASSERT_EQ(batch.results.size(), 3u);
+  EXPECT_EQ(batch.results[0].state["content"], "edited");
+  EXPECT_TRUE(batch.results[1].state.is_null());
+  EXPECT_EQ(batch.results[2].state["path"], "dir/a.txt");
+
   // plan with a new path: requires_replace names it
   auto moved = p_->Plan({"file", "files.file.a", applied.state, Config("dir/b.txt", "hello\n")});
   ASSERT_EQ(moved.requires_replace.size(), 1u);

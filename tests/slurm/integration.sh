@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# The slurm provider end to end against the real cluster of slurm_cluster.sh
+# (which runs this script): apply, GRES, multi-node rendezvous, no-op plans,
+# replacement, drift, destroy, the faults of issue 8, and examples/slurm-sweep.
+#   slurm_cluster.sh bash integration.sh KILN SOURCE_DIR
+set -uo pipefail
+kiln=$1
+src=$2
+W=$(mktemp -d /tmp/kiln-slurm-it.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+pass=0
+failed=()
+ok() { echo "[       OK ] $1"; pass=$((pass + 1)); }
+bad() { echo "[  FAILED  ] $1"; failed+=("$1"); }
+# check NAME COMMAND...: passes when the command succeeds.
+check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+contains() { grep -qF -- "$2" "$1" || { echo "--- $1 does not contain: $2"; sed 's/^/    /' "$1" | tail -n 30; return 1; }; }
+lacks() { ! grep -rqF -- "$2" "$1" || { echo "--- $1 contains: $2"; return 1; }; }
+# Alive Slurm jobs (pending, running, completing) whose comment is for ADDRESS.
+alive_jobs() { squeue -h -t PD,R -o '%i %k' | grep -cE " kiln:$1( |\$)" || true; }
+queue_empty() {
+  for _ in $(seq 50); do [ -z "$(squeue -h -t PD,R -o %i)" ] && return 0; sleep 0.2; done
+  squeue; return 1
+}
+run() { local dir=$1 out=$2; shift 2; "$kiln" -C "$dir" "$@" >"$out" 2>&1; }
+
+provider_block() {
+  cat <<KILN
+provider slurm hpc {
+  url         = env("KILN_SLURM_URL")
+  user        = env("KILN_SLURM_USER")
+  token       = env("SLURM_JWT")
+  partition   = "gpu"
+  account     = "${1:-ml-research}"
+  shared_root = env("KILN_SLURM_SHARED")
+}
+KILN
+}
+
+# ---------------------------------------------------------------- main flow
+A=$W/main
+mkdir -p "$A"
+{ provider_block; cat <<'KILN'
+
+cluster gpu {
+  provider  = hpc
+  partition = "gpu"
+  gpu       = "H100:4"
+  nodes     = 1..2
+}
+
+training_job one {
+  provider = hpc
+  cluster  = gpu
+  gpu      = "H100:2"
+  command  = ["bash", "-c", "echo CUDA=$CUDA_VISIBLE_DEVICES; echo secret=$${API_KEY:+set}; echo path=$PATH"]
+  secrets  = { API_KEY = "s3cr3t-value-42" }
+  wait     = true
+}
+
+training_job ddp {
+  provider = hpc
+  cluster  = gpu
+  gpu      = "H100:1"
+  nodes    = 2
+  command  = "echo rank=$NODE_RANK/$KILN_NODE_RANK of $KILN_NUM_NODES world=$WORLD_SIZE master=$MASTER_ADDR:$MASTER_PORT addrs=$KILN_NODE_ADDRS cuda=$CUDA_VISIBLE_DEVICES"
+  wait     = true
+}
+
+training_job long {
+  provider = hpc
+  cluster  = gpu
+  command  = "sleep 300"
+  secrets  = { API_KEY = "s3cr3t-value-42" }
+  max_runtime = 90s
+}
+KILN
+} >"$A/main.kiln"
+
+run "$A" "$W/apply1.txt" apply --auto-approve
+check "apply submits and waits for the jobs" contains "$W/apply1.txt" "Apply complete"
+logs=$KILN_SLURM_SHARED/logs
+check "a GPU job sees its CUDA_VISIBLE_DEVICES" bash -c "grep -hE '^CUDA=[0-7],[0-7]\$' $logs/training_job_one-*.out"
+check "secrets reach the job's environment" bash -c "grep -h '^secret=set\$' $logs/training_job_one-*.out"
+check "the job's PATH is set" bash -c "grep -h '^path=/usr/local/sbin:' $logs/training_job_one-*.out"
+check "a two-node job runs rank 0" bash -c "grep -h '^rank=0/0 of 2 world=2 master=127.0.0.1:' $logs/training_job_ddp-*.out"
+check "a two-node job runs rank 1" bash -c "grep -h '^rank=1/1 of 2 world=2 master=127.0.0.1:' $logs/training_job_ddp-*.out"
+check "both ranks see the same master and node addresses" \
+  bash -c "[ \$(grep -h '^rank=' $logs/training_job_ddp-*.out | sed 's/.*\(master=[^ ]* addrs=[^ ]*\).*/\1/' | sort -u | wc -l) = 1 ]"
+check "time_limit comes from max_runtime (90s -> 2 minutes)" \
+  bash -c "squeue -h -o '%k %l' | grep -q '^kiln:training_job.long submit=[0-9a-f]* 2:00\$'"
+check "the token is not in kiln's files" lacks "$A/.kiln" "$SLURM_JWT"
+check "the token is not in the apply output" lacks "$W/apply1.txt" "$SLURM_JWT"
+check "the token is not in the shared root" lacks "$KILN_SLURM_SHARED" "$SLURM_JWT"
+check "the secret is not in kiln's files" lacks "$A/.kiln" "s3cr3t-value-42"
+check "the secret is not in the shared root" lacks "$KILN_SLURM_SHARED" "s3cr3t-value-42"
+scripts=$(find "$KILN_SLURM_DIR/state" -name script)
+check "the secret is not in job scripts" bash -c "[ -n '$scripts' ] && ! grep -qF s3cr3t-value-42 $scripts"
+check "the secret is not in job comments" bash -c "! squeue -h -t all -o '%k' | grep -qF s3cr3t"
+
+run "$A" "$W/plan2.txt" plan --detailed-exitcode
+check "a second plan is a no-op" test $? = 0
+
+sed -i 's/command  = "sleep 300"/command  = "sleep 301"/' "$A/main.kiln"
+old_long=$(squeue -h -t PD,R -o '%i %k' | awk '/kiln:training_job.long /{print $1}')
+run "$A" "$W/plan3.txt" plan
+check "a changed command plans a replacement" contains "$W/plan3.txt" "training_job.long"
+run "$A" "$W/apply3.txt" apply --auto-approve
+check "the replacement applies" contains "$W/apply3.txt" "Apply complete"
+check "the old job was cancelled" bash -c "[ -n '$old_long' ] && [ -z \"\$(squeue -h -t PD,R -j '$old_long' -o %i 2>/dev/null)\" ]"
+check "exactly one job runs for the replaced address" test "$(alive_jobs training_job.long)" = 1
+
+new_long=$(squeue -h -t PD,R -o '%i %k' | awk '/kiln:training_job.long /{print $1}')
+scancel "$new_long"
+sleep 1
+run "$A" "$W/plan4.txt" plan
+check "a job cancelled outside kiln shows as drift" contains "$W/plan4.txt" "cancelled"
+
+# ---------------------------------------------------------------- faults
+"$KILN_SLURM_RESTD" stop
+run "$A" "$W/down.txt" plan
+rc=$?
+check "slurmrestd down: plan fails" test $rc = 1
+check "slurmrestd down: one clear error" contains "$W/down.txt" "cannot reach slurmrestd at $KILN_SLURM_URL"
+"$KILN_SLURM_RESTD" start
+
+SLURM_JWT="$SLURM_JWT-tampered" run "$A" "$W/token.txt" plan
+check "a wrong token fails the plan" test $? = 1
+check "a wrong token is explained" contains "$W/token.txt" "slurmctld refused the requests of user \`$KILN_SLURM_USER\`"
+check "the wrong token is not printed" lacks "$W/token.txt" "tampered"
+
+F=$W/faults
+mkdir -p "$F"
+{ provider_block; cat <<'KILN'
+cluster nope {
+  provider  = hpc
+  partition = "gpux"
+}
+KILN
+} >"$F/main.kiln"
+run "$F" "$W/part.txt" plan
+check "an unknown partition lists the existing ones" \
+  contains "$W/part.txt" "partition \`gpux\` does not exist; the cluster has: cpu, gpu, restricted"
+
+{ provider_block physics; cat <<'KILN'
+cluster r {
+  provider  = hpc
+  partition = "restricted"
+}
+KILN
+} >"$F/main.kiln"
+run "$F" "$W/account.txt" plan
+check "an account the partition does not allow" \
+  contains "$W/account.txt" "partition restricted allows the accounts ml-research; account \`physics\` is not one of them"
+
+{ provider_block; cat <<'KILN'
+cluster big {
+  provider  = hpc
+  partition = "gpu"
+  gpu       = "H100:8"
+}
+training_job huge {
+  provider = hpc
+  gpu      = "H100:4"
+  nodes    = 3
+  command  = "true"
+}
+KILN
+} >"$F/main.kiln"
+run "$F" "$W/big.txt" plan
+check "a cluster larger than the partition's nodes" \
+  contains "$W/big.txt" "partition gpu has 2 nodes with 4 x H100 each; cluster.big asks for 8 x H100 per node"
+check "a job larger than the partition" \
+  contains "$W/big.txt" "partition gpu has 2 nodes with 4 x H100 each; training_job.huge asks for 3 nodes"
+
+{ provider_block; cat <<'KILN'
+cluster cpu {
+  provider  = hpc
+  partition = "cpu"
+  gpu       = "H100:1"
+}
+KILN
+} >"$F/main.kiln"
+run "$F" "$W/nogpu.txt" plan
+check "a GPU request on a partition without GPUs" \
+  contains "$W/nogpu.txt" "partition cpu has 1 node without GPUs; cluster.cpu asks for 1 x H100 per node"
+check "nothing was submitted by the failed plans" test "$(squeue -h -o '%k' | grep -c 'kiln:\(cluster\|training_job.huge\)' || true)" = 0
+
+# slurmrestd restarted in the middle of an apply: every job exactly once.
+R=$W/restart
+mkdir -p "$R"
+{ provider_block; cat <<'KILN'
+training_job many for i in ["a", "b", "c", "d", "e", "f"] {
+  provider = hpc
+  command  = "sleep 120"
+}
+KILN
+} >"$R/main.kiln"
+"$kiln" -C "$R" apply --auto-approve --parallelism 1 >"$W/restart1.txt" 2>&1 &
+apply_pid=$!
+for _ in $(seq 100); do [ "$(squeue -h -o %k | grep -c 'kiln:training_job.many')" -ge 1 ] && break; sleep 0.1; done
+"$KILN_SLURM_RESTD" stop
+sleep 2
+"$KILN_SLURM_RESTD" start
+wait $apply_pid
+echo "--- the apply during the restart:"; sed 's/^/    /' "$W/restart1.txt" | grep -v '^ *$' | tail -n 12
+run "$R" "$W/restart2.txt" apply --auto-approve
+check "after a restart mid-apply, the next apply completes" grep -qE "Apply complete|No changes" "$W/restart2.txt"
+dupes=0
+for k in a b c d e f; do
+  n=$(alive_jobs "training_job.many\\[\"$k\"\\]")
+  [ "$n" = 1 ] || { echo "training_job.many[\"$k\"] has $n jobs"; dupes=1; }
+done
+check "after a restart mid-apply, every job exists exactly once" test $dupes = 0
+run "$R" "$W/restart3.txt" plan --detailed-exitcode
+check "after a restart mid-apply, the plan is a no-op" test $? = 0
+run "$R" "$W/restart4.txt" destroy --auto-approve
+check "destroy cancels the restarted apply's jobs" test "$(squeue -h -t PD,R -o %k | grep -c 'kiln:training_job.many' || true)" = 0
+
+# A job an administrator cancels while apply waits for it.
+C=$W/cancel
+mkdir -p "$C"
+{ provider_block; cat <<'KILN'
+training_job waiter {
+  provider = hpc
+  command  = "echo started; sleep 120"
+  wait     = true
+}
+KILN
+} >"$C/main.kiln"
+"$kiln" -C "$C" apply --auto-approve >"$W/cancel.txt" 2>&1 &
+apply_pid=$!
+for _ in $(seq 100); do
+  id=$(squeue -h -t R -o '%i %k' | awk '/kiln:training_job.waiter /{print $1}')
+  [ -n "$id" ] && break
+  sleep 0.1
+done
+check "the waiting job runs" test -n "$id"
+scancel "$id"
+wait $apply_pid
+check "an admin's cancel fails the waiting apply" test $? = 1
+check "an admin's cancel is named" contains "$W/cancel.txt" "training job training_job.waiter (Slurm job $id) was cancelled"
+run "$C" "$W/cancel-destroy.txt" destroy --auto-approve
+
+run "$A" "$W/destroy.txt" destroy --auto-approve
+check "destroy completes" contains "$W/destroy.txt" "Destroy complete"
+check "destroy leaves the queue empty" queue_empty
+
+# ---------------------------------------------------------------- example
+S=$W/slurm-sweep
+cp -r "$src/examples/slurm-sweep" "$S"
+vars=(--var "slurm_url=$KILN_SLURM_URL" --var "slurm_user=$KILN_SLURM_USER" --var "shared_root=$KILN_SLURM_SHARED"
+      --var "dataset_path=$KILN_SLURM_SHARED/datasets/imagenet" --var protect_data=false --var max_nodes=2)
+run "$S" "$W/ex-apply.txt" apply --auto-approve "${vars[@]}"
+check "examples/slurm-sweep applies" contains "$W/ex-apply.txt" "Apply complete"
+check "the sweep wrote its metrics" bash -c "ls $KILN_SLURM_SHARED/datastores/*/metrics-0.0003.json"
+check "the two-node run wrote rank 1" bash -c "grep -h 'rank 1 of 2 nodes, world 4' $KILN_SLURM_SHARED/datastores/*/ddp-rank-1.txt"
+url=$("$kiln" -C "$S" state show endpoint.serve --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["attributes"]["url"])')
+check "the endpoint serves the best checkpoint" bash -c "curl -sf '$url/' | grep -q '^serving file://'"
+ep_job=$(squeue -h -t R -o '%i %k' | awk '/kiln:endpoint.serve /{print $1}')
+check "the endpoint runs as a Slurm job" test -n "$ep_job"
+scancel "$ep_job"
+sleep 1
+run "$S" "$W/ex-drift.txt" plan "${vars[@]}"
+check "a replica cancelled outside kiln is drift" contains "$W/ex-drift.txt" "endpoint.serve has changed outside of kiln"
+run "$S" "$W/ex-repair.txt" apply --auto-approve "${vars[@]}"
+check "the next apply repairs the endpoint" contains "$W/ex-repair.txt" "Apply complete"
+url=$("$kiln" -C "$S" state show endpoint.serve --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["attributes"]["url"])')
+check "the repaired endpoint serves" bash -c "curl -sf '$url/' | grep -q '^serving file://'"
+run "$S" "$W/ex-plan.txt" plan --detailed-exitcode "${vars[@]}"
+check "examples/slurm-sweep: a second plan is a no-op" test $? = 0
+run "$S" "$W/ex-destroy.txt" destroy --auto-approve "${vars[@]}"
+check "examples/slurm-sweep: destroy completes" contains "$W/ex-destroy.txt" "Destroy complete"
+check "examples/slurm-sweep: destroy leaves the queue empty" queue_empty
+
+echo "[==========] $((pass + ${#failed[@]})) checks"
+echo "[  PASSED  ] $pass checks"
+if ((${#failed[@]})); then
+  for f in "${failed[@]}"; do echo "[  FAILED  ] $f"; done
+  exit 1
+fi
