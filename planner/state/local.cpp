@@ -187,6 +187,8 @@ void LocalBackend::RecordHistory(int64_t serial, const std::string& lineage) {
                {"operation", operation_}};
   std::ofstream log(dir + "/log.jsonl", std::ios::app);
   log << line.dump() << "\n";
+  log.close();
+  ::chmod((dir + "/log.jsonl").c_str(), 0600);
   if (serial > keep_history_) ::unlink(history_path(serial - keep_history_).c_str());
 }
 
