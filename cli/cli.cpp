@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "cli/backend.h"
 #include "cli/commands.h"
 
 namespace kiln::cli {
@@ -74,7 +75,7 @@ bool Flags::Parse(const std::vector<std::string>& args, const Context& ctx) {
       only_positional = true;
       continue;
     }
-    if (!only_positional && (arg == "-h" || arg == "--help")) {
+    if (!only_positional && (arg == "-h" || arg == "--help" || arg == "-help")) {
       PrintHelp(*ctx.out);
       exit_code_ = 0;
       return false;
@@ -89,6 +90,11 @@ bool Flags::Parse(const std::vector<std::string>& args, const Context& ctx) {
         has_value = true;
       }
       auto it = flags_.find(name);
+      // Terraform's single-dash spellings: -out, -var, -auto-approve, ...
+      if (it == flags_.end() && name.size() > 2 && name[1] != '-') {
+        it = flags_.find("-" + name);
+        if (it != flags_.end()) name = "-" + name;
+      }
       if (it == flags_.end()) {
         std::string hint = ClosestMatch(name, order_);
         ctx.Fail("unknown flag `" + name + "`" +
@@ -151,9 +157,10 @@ const std::vector<Command>& Commands() {
       {"show", "Show a saved plan or the current state", RunShow},
       {"graph", "Print the dependency graph in Graphviz DOT", RunGraph},
       {"output", "Print outputs from state", RunOutput},
-      {"state", "Inspect and edit state (list, show, rm, mv)", RunState},
+      {"state", "Inspect and edit state (list, show, rm, mv, history, rollback, migrate)", RunState},
       {"import", "Adopt an existing object into state", RunImport},
       {"force-unlock", "Remove a stale state lock", RunForceUnlock},
+      {"workspace", "List, create, select and delete workspaces", RunWorkspace},
       {"doc", "Markdown reference of a module", RunDoc},
       {"providers", "List the providers in use", RunProviders},
       {"eval", "Evaluate an expression in the root module, print JSON", RunEval},
@@ -174,11 +181,14 @@ void PrintMainHelp(std::ostream& out) {
     out << "  " << c.name << std::string(14 - c.name.size(), ' ') << c.summary << "\n";
   }
   out << "\nGlobal flags:\n"
-         "  -C DIR                      Run as if started in DIR\n"
+         "  -C DIR, -C=DIR, -chdir=DIR  Run as if started in DIR\n"
          "  --no-color                  Never use colour (also NO_COLOR)\n"
+         "  --workspace NAME            Use this workspace's state (also KILN_WORKSPACE)\n"
          "  --diagnostics=text|json|github\n"
          "                              How errors and warnings are printed\n"
-         "  -h, --help                  Show help (also after any command)\n";
+         "  -h, --help                  Show help (also after any command)\n"
+         "Global flags may also follow the command. Every flag also takes Terraform's\n"
+         "single-dash spelling (-out, -var, -auto-approve, -json, ...).\n";
 }
 
 }  // namespace
@@ -197,9 +207,17 @@ int Main(int argc, char** argv) {
       }
       ctx.dir = args[++i];
     } else if (a.rfind("-C", 0) == 0 && a.size() > 2) {
-      ctx.dir = a.substr(2);
+      ctx.dir = a[2] == '=' ? a.substr(3) : a.substr(2);
+    } else if (a.rfind("-chdir=", 0) == 0 || a.rfind("--chdir=", 0) == 0) {
+      ctx.dir = a.substr(a.find('=') + 1);
     } else if (a == "--no-color") {
       no_color = true;
+    } else if (a == "--workspace" || a.rfind("--workspace=", 0) == 0) {
+      if (a == "--workspace" && i + 1 >= args.size()) {
+        ctx.Fail("--workspace needs a name");
+        return 1;
+      }
+      ctx.workspace = a == "--workspace" ? args[++i] : a.substr(12);
     } else if (a.rfind("--diagnostics=", 0) == 0 || a == "--diagnostics") {
       std::string v = a == "--diagnostics" ? (i + 1 < args.size() ? args[++i] : "")
                                            : a.substr(14);
@@ -231,6 +249,12 @@ int Main(int argc, char** argv) {
   for (size_t j = 0; j < rest.size(); ++j) {
     const std::string& a = rest[j];
     if (a == "--no-color") { ctx.color = false; continue; }
+    if (a.rfind("--workspace=", 0) == 0) { ctx.workspace = a.substr(12); continue; }
+    // -C DIR, -C=DIR and -chdir=DIR after the command too.
+    if (a == "-C" && j + 1 < rest.size()) { ctx.dir = rest[++j]; continue; }
+    if (a.rfind("-C=", 0) == 0) { ctx.dir = a.substr(3); continue; }
+    if (a.rfind("-chdir=", 0) == 0 || a.rfind("--chdir=", 0) == 0) { ctx.dir = a.substr(a.find('=') + 1); continue; }
+    if (a == "--workspace" && j + 1 < rest.size()) { ctx.workspace = rest[++j]; continue; }
     if (a.rfind("--diagnostics=", 0) == 0) {
       std::string v = a.substr(14);
       if (v == "text") ctx.diagnostics = DiagnosticFormat::kText;
@@ -252,6 +276,8 @@ int Main(int argc, char** argv) {
       return 1;
     }
   }
+  // The configuration sees the workspace as env("KILN_WORKSPACE", "default").
+  ::setenv("KILN_WORKSPACE", CurrentWorkspace(ctx).c_str(), 1);
   for (const auto& c : Commands()) {
     if (c.name == name) return c.run(ctx, filtered);
   }

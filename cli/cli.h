@@ -16,6 +16,7 @@ struct Context {
   std::string dir = ".";                 // -C DIR (already chdir'ed into)
   bool color = false;                    // stdout is a terminal and no --no-color/NO_COLOR
   DiagnosticFormat diagnostics = DiagnosticFormat::kText;
+  std::string workspace;                 // --workspace NAME ("" = KILN_WORKSPACE or the selected one)
   std::ostream* out = &std::cout;
   std::ostream* err = &std::cerr;
   // Renders diagnostics to stderr in the chosen format.

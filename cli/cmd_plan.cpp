@@ -11,10 +11,13 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <sstream>
 
+#include "cli/backend.h"
 #include "cli/commands.h"
 #include "cli/inputs.h"
+#include "compiler/ast/ast.h"
 #include "compiler/compile.h"
 #include "compiler/config_graph.h"
 #include "planner/planner.h"
@@ -46,16 +49,19 @@ struct PlanFlags {
   bool auto_approve = false;
   std::vector<std::string> positional;
 
-  void Declare(Flags& f, bool plan_cmd, bool apply_cmd) {
+  void Declare(Flags& f, bool plan_cmd, bool apply_cmd, bool destroy_cmd = false) {
     f.Repeated("--var", &vars, "NAME=VALUE", "Set an input value");
     f.Repeated("--var-file", &var_files, "FILE", "Read input values from a file (JSON or .kilnvars)");
-    f.Repeated("--target", &targets, "ADDR", "Plan only this resource and its dependencies (repeatable)");
-    f.Repeated("--replace", &replace, "ADDR", "Replace this resource even if it has not changed");
+    f.Repeated("--target", &targets, "ADDR",
+               destroy_cmd ? "Destroy only this resource and what depends on it (repeatable)"
+                           : "Plan only this resource and its dependencies (repeatable)");
+    if (!destroy_cmd) f.Repeated("--replace", &replace, "ADDR", "Replace this resource even if it has not changed");
     f.Bool("--refresh", &refresh, "--refresh=false skips reading the live objects");
-    f.Bool("--refresh-only", &refresh_only, "Only record changes made outside kiln");
+    if (!destroy_cmd) f.Bool("--refresh-only", &refresh_only, "Only record changes made outside kiln");
     f.String("--parallelism", &parallelism, "N", "Provider calls at once (default 16)");
     f.String("--lock-timeout", &lock_timeout, "DURATION", "Wait this long for the state lock (default 0s)");
-    f.Bool("--detailed-exitcode", &detailed_exitcode, "Exit 0 without changes, 2 with changes, 1 on error");
+    if (!destroy_cmd)
+      f.Bool("--detailed-exitcode", &detailed_exitcode, "Exit 0 without changes, 2 with changes, 1 on error");
     if (plan_cmd) {
       f.String("--format", &format, "text|json|markdown", "How to print the plan");
       f.String("--out", &out, "FILE", "Save the plan for `kiln apply FILE`");
@@ -75,10 +81,13 @@ struct Session {
   std::unique_ptr<CompiledConfig> config;
   std::unique_ptr<planner::RegistryProviderSource> providers;
   std::unique_ptr<state::StateStore> store;
-  std::unique_ptr<state::StateLock> lock;
-  std::unique_ptr<state::Journal> journal;
+  std::unique_ptr<state::IntentJournal> journal;
   state::State loaded;
   int parallelism = 16;
+  std::map<std::string, std::string> origins;  // input name -> where its value came from
+  // A saved plan's input values, used where this run gives none.
+  InputValues preset;
+  std::map<std::string, std::string> preset_origins;
 
   Session(const Context& c, PlanFlags& f) : ctx(c), flags(f) {}
 
@@ -106,7 +115,17 @@ struct Session {
     std::chrono::milliseconds lock_timeout;
     if (!state::ParseDuration(flags.lock_timeout, &lock_timeout))
       return Fail("--lock-timeout takes a duration such as 30s or 5m, not `" + flags.lock_timeout + "`");
-    if (!ReadInputValues(ctx, flags.vars, flags.var_files, &inputs)) return 1;
+    if (!ReadInputValues(ctx, flags.vars, flags.var_files, &inputs, &origins)) return 1;
+    for (const auto& [name, raw] : preset.raw) {
+      if (inputs.raw.count(name) || inputs.json.count(name)) continue;
+      inputs.raw[name] = raw;
+      origins[name] = preset_origins[name];
+    }
+    for (const auto& [name, value] : preset.json) {
+      if (inputs.raw.count(name) || inputs.json.count(name)) continue;
+      inputs.json[name] = value;
+      origins[name] = preset_origins[name];
+    }
     registry = std::make_unique<ProviderRegistry>();
     CompileOptions options;
     options.root_dir = ".";
@@ -123,29 +142,20 @@ struct Session {
         return 1;
       }
     }
-    std::string path = state::kDefaultStatePath;
+    BackendConfig backend;
     std::vector<ProviderInstance> instances;
     if (config) {
       Diagnostics d;
       ConfigGraph g = config->Evaluate([](const std::string&) { return nullptr; }, d);
-      if (g.backend.config.is_object() && g.backend.config.contains("path") &&
-          g.backend.config["path"].is_string())
-        path = g.backend.config["path"].get<std::string>();
+      backend = g.backend;
       instances = g.providers;
     }
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-    store = std::make_unique<state::StateStore>(path);
-    lock = std::make_unique<state::StateLock>(store->lock_path());
-    if (!lock->Acquire(operation, lock_timeout, diags)) {
+    store = OpenStore(backend, CurrentWorkspace(ctx), diags);
+    if (!store || !store->backend().Lock(operation, lock_timeout, diags) || !store->Load(&loaded, diags)) {
       ReportDiags();
       return 1;
     }
-    if (!store->Load(&loaded, diags)) {
-      ReportDiags();
-      return 1;
-    }
-    journal = std::make_unique<state::Journal>(store->journal_path());
+    journal = store->backend().OpenJournal();
     providers = std::make_unique<planner::RegistryProviderSource>(registry.get(), instances);
     return 0;
   }
@@ -164,11 +174,54 @@ struct Session {
     };
   }
 
+  // Root inputs declared sensitive.
+  bool SensitiveInput(const std::string& name) const {
+    if (!config) return false;
+    for (const ast::Decl* d : ProgramOf(*config).root->module.decls) {
+      const auto* in = ast::As<ast::InputDecl>(d);
+      if (in && in->name == name) return in->sensitive;
+    }
+    return false;
+  }
+  std::string Origin(const std::string& name) const {
+    auto it = origins.find(name);
+    return it != origins.end() ? it->second : "KILN_VAR_" + name;
+  }
+
+  // A hash of the effective root input values (sensitive ones through the
+  // state's keyed hash), so that a saved plan knows it is applied with the
+  // values it was made with, however they were given.
   std::string VariablesHash() const {
     json v = json::object();
-    for (const auto& [k, s] : inputs.raw) v["raw"][k] = s;
-    for (const auto& [k, j] : inputs.json) v["json"][k] = j;
+    if (config) {
+      for (const auto& [name, value] : RootInputsOf(*config))
+        v[name] = SensitiveInput(name) ? json(store->hasher().Hash(ToJson(value))) : ToJson(value);
+    }
     return "sha256-hmac:" + state::ToHex(state::HmacSha256("kiln-variables", v.dump()));
+  }
+
+  // What a saved plan keeps besides the plan: the workspace, the inputs
+  // (non-sensitive ones with their values and origins, sensitive ones only
+  // as keyed hashes) and a hash per configuration file.
+  json SavedExtras() const {
+    json inputs_j = json::object(), sensitive = json::object(), files = json::object();
+    if (config) {
+      for (const auto& [name, value] : RootInputsOf(*config)) {
+        if (SensitiveInput(name)) {
+          sensitive[name] = {{"hash", store->hasher().Hash(ToJson(value))}, {"origin", Origin(name)}};
+          continue;
+        }
+        json entry = {{"value", ToJson(value)}, {"origin", Origin(name)}};
+        if (auto it = inputs.raw.find(name); it != inputs.raw.end()) entry["raw"] = it->second;
+        else if (auto jt = inputs.json.find(name); jt != inputs.json.end()) entry["json"] = jt->second;
+        else if (const char* e = std::getenv(("KILN_VAR_" + name).c_str())) entry["raw"] = e;
+        inputs_j[name] = entry;
+      }
+    }
+    for (uint32_t id = 1; id <= sm.FileCount(); ++id)
+      files[sm.DisplayPath(id)] = state::ToHex(state::HmacSha256("kiln-file", std::string(sm.Text(id))));
+    return {{"workspace", CurrentWorkspace(ctx)}, {"inputs", inputs_j}, {"sensitive_inputs", sensitive},
+            {"config_files", files}};
   }
 
   Plan MakePlan(PlanMode mode) {
@@ -228,14 +281,17 @@ struct Session {
 
   bool Confirm(const std::string& what) {
     if (flags.auto_approve) return true;
-    if (!isatty(STDIN_FILENO)) {
-      ctx.Fail(what + " needs confirmation, but stdin is not a terminal; pass --auto-approve");
-      return false;
-    }
     *ctx.out << "\nDo you want to perform these actions? Only `yes` will be accepted.\n  Enter a value: "
              << std::flush;
+    // A pipe (`echo yes | kiln apply`) answers as a terminal would; an
+    // empty or closed stdin is no answer.
     std::string answer;
-    std::getline(std::cin, answer);
+    if (!std::getline(std::cin, answer) && !isatty(STDIN_FILENO)) {
+      *ctx.out << "\n";
+      ctx.Fail(what + " needs confirmation: type `yes` on stdin or pass --auto-approve");
+      return false;
+    }
+    while (!answer.empty() && (answer.back() == '\r' || answer.back() == ' ')) answer.pop_back();
     if (answer != "yes") {
       *ctx.out << "Cancelled; nothing was changed.\n";
       return false;
@@ -253,7 +309,7 @@ bool ReadText(const std::string& path, std::string* out) {
   return true;
 }
 
-bool LoadSavedPlan(const Context& ctx, const std::string& file, Plan* plan) {
+bool LoadSavedPlan(const Context& ctx, const std::string& file, Plan* plan, json* raw = nullptr) {
   std::string text;
   if (!ReadText(file, &text)) {
     ctx.Fail("cannot read saved plan `" + file + "`");
@@ -265,7 +321,87 @@ bool LoadSavedPlan(const Context& ctx, const std::string& file, Plan* plan) {
     ctx.Fail("`" + file + "` is not a kiln saved plan" + (error.empty() ? "" : ": " + error));
     return false;
   }
+  if (raw) *raw = std::move(j);
   return true;
+}
+
+std::string Shown(const json& v) { return v.is_string() ? "\"" + v.get<std::string>() + "\"" : v.dump(); }
+
+// The inputs of this run against those the plan was made with: a value given
+// again must be the same, a sensitive one must be given again (it is never
+// stored) and match the plan's keyed hash. Errors name the input.
+bool CheckSavedInputs(Session& s, const json& extras) {
+  if (!s.config) return true;
+  const auto& now = RootInputsOf(*s.config);
+  const json planned = extras.value("inputs", json::object());
+  const json sensitive = extras.value("sensitive_inputs", json::object());
+  bool ok = true;
+  for (const auto& [name, value] : now) {
+    json v = ToJson(value);
+    if (planned.contains(name)) {
+      const json& p = planned[name];
+      if (p.value("value", json()) == v) continue;
+      auto& e = s.diags.Error("E0911", {}, "the plan was made with " + name + " = " + Shown(p["value"]) + " (from " +
+                                               p.value("origin", "?") + "), but " + s.Origin(name) + " gives " +
+                                               Shown(v));
+      e.help = "drop that value to apply the plan as made, or plan again with it";
+      ok = false;
+    } else if (sensitive.contains(name)) {
+      if (s.store->hasher().Same(v, sensitive[name].value("hash", ""))) continue;
+      s.diags.Error("E0912", {}, "the plan was made with a different value of `" + name + "`").help =
+          "give the value the plan was made with, or plan again";
+      ok = false;
+    } else if (extras.contains("inputs")) {
+      s.diags.Error("E0911", {}, "input `" + name + "` is set (" + s.Origin(name) +
+                                     ") but was not when the plan was made").help = "drop it, or plan again with it";
+      ok = false;
+    }
+  }
+  for (const auto& [name, e] : sensitive.items()) {
+    if (now.count(name)) continue;
+    s.diags.Error("E0912", {}, "the plan was made with the sensitive input `" + name +
+                                   "`; give it again (sensitive values are never stored in a plan)")
+        .help = "pass it as when planning: --var, a var file, or KILN_VAR_" + name;
+    ok = false;
+  }
+  return ok;
+}
+
+// State, configuration and inputs as the plan saw them? The error says what
+// changed: the state's serial or lineage, which configuration files.
+bool CheckSavedPlanFresh(Session& s, const Plan& plan, const json& extras) {
+  std::string why;
+  std::vector<std::string> notes;
+  state::State cur = s.store->Current();
+  if (plan.state_existed != s.store->Exists()) {
+    why = plan.state_existed ? "the state is gone" : "state was created since the plan was made";
+  } else if (plan.state_existed && plan.lineage != cur.lineage) {
+    why = "the state's lineage differs (" + plan.lineage + " in the plan, " + cur.lineage + " now): it is another state";
+  } else if (plan.state_existed && plan.serial != cur.serial) {
+    why = "state changed since the plan was made (serial " + std::to_string(plan.serial) + " -> " +
+          std::to_string(cur.serial) + ")";
+    notes.push_back("`kiln state history` shows who wrote serial " + std::to_string(cur.serial));
+  } else if (s.config && plan.config_hash != s.config->ConfigHash()) {
+    why = "the configuration changed since the plan was made";
+    json then = extras.value("config_files", json::object());
+    std::set<std::string> seen;
+    for (uint32_t id = 1; id <= s.sm.FileCount(); ++id) {
+      std::string path = s.sm.DisplayPath(id);
+      seen.insert(path);
+      std::string hash = state::ToHex(state::HmacSha256("kiln-file", std::string(s.sm.Text(id))));
+      if (!then.contains(path)) notes.push_back(path + " is new");
+      else if (then[path] != hash) notes.push_back(path + " changed");
+    }
+    for (const auto& [path, h] : then.items())
+      if (!seen.count(path)) notes.push_back(path + " is gone");
+  } else if (plan.variables_hash != s.VariablesHash()) {
+    why = "input values differ from the plan's";
+  }
+  if (why.empty()) return true;
+  auto& e = s.diags.Error("E0907", {}, "saved plan is stale: " + why);
+  e.notes = notes;
+  e.help = "run `kiln plan --out FILE` again";
+  return false;
 }
 
 std::string Render(const Plan& plan, const std::string& format, bool color) {
@@ -289,7 +425,20 @@ bool ValidFormat(const Context& ctx, const std::string& f) {
 
 }  // namespace
 
+// A plan that fails leaves nothing behind: the .kiln/ it created (for the
+// lock) goes again when it is empty. Declared before the Session, so that it
+// runs after the Session has released the lock.
+struct RemoveKilnDirIfFailed {
+  bool existed = std::filesystem::exists(".kiln");
+  bool failed = true;
+  ~RemoveKilnDirIfFailed() {
+    std::error_code ec;
+    if (!existed && failed) std::filesystem::remove(".kiln", ec);  // only if empty
+  }
+};
+
 int RunPlan(const Context& ctx, const std::vector<std::string>& args) {
+  RemoveKilnDirIfFailed cleanup;
   PlanFlags pf;
   Flags f("kiln plan [flags]", "Refresh, compare the configuration with state and print what apply would do.");
   pf.Declare(f, true, false);
@@ -314,7 +463,14 @@ int RunPlan(const Context& ctx, const std::vector<std::string>& args) {
   if (pf.format != "text" || !plan.errored) *ctx.out << Render(plan, pf.format, ctx.color);
   if (plan.errored) return 1;
   if (!pf.out.empty()) {
-    std::string text = planner::SavedPlanToJson(plan).dump(2) + "\n";
+    json saved = planner::SavedPlanToJson(plan);
+    json extras = s.SavedExtras();
+    if (!extras["sensitive_inputs"].empty() && !s.store->EnsureKey(s.diags)) {
+      s.ReportDiags();
+      return 1;
+    }
+    for (auto& [k, v] : extras.items()) saved["saved_plan"][k] = v;
+    std::string text = saved.dump(2) + "\n";
     std::ofstream out(pf.out, std::ios::trunc);
     out << text;
     out.close();
@@ -322,6 +478,7 @@ int RunPlan(const Context& ctx, const std::vector<std::string>& args) {
     if (!out) return s.Fail("cannot write `" + pf.out + "`");
     if (pf.format == "text") *ctx.out << "\nSaved the plan to " << pf.out << "; apply it with `kiln apply " << pf.out << "`.\n";
   }
+  cleanup.failed = false;
   if (pf.detailed_exitcode && plan.HasChanges()) return 2;
   return 0;
 }
@@ -347,17 +504,28 @@ int RunApply(const Context& ctx, const std::vector<std::string>& args) {
   }
   // A saved plan: applied exactly, or refused when stale.
   Plan plan;
-  if (!LoadSavedPlan(ctx, pf.positional[0], &plan)) return 1;
+  json saved;
+  if (!LoadSavedPlan(ctx, pf.positional[0], &plan, &saved)) return 1;
+  const json extras = saved["saved_plan"];
+  std::string workspace = CurrentWorkspace(ctx);
+  if (extras.contains("workspace") && extras["workspace"] != workspace) {
+    s.diags.Error("E0907", {}, "saved plan is for workspace `" + extras["workspace"].get<std::string>() +
+                                   "`, but this is workspace `" + workspace + "`")
+        .help = "select its workspace (`--workspace " + extras["workspace"].get<std::string>() +
+                "`), or plan again in this one";
+    s.ReportDiags();
+    return 1;
+  }
+  // The plan's own input values, where the command line gives none.
+  const json planned_inputs = extras.value("inputs", json::object());
+  for (const auto& [name, e] : planned_inputs.items()) {
+    if (e.contains("raw") && e["raw"].is_string()) s.preset.raw[name] = e["raw"].get<std::string>();
+    else if (e.contains("json")) s.preset.json[name] = e["json"];
+    else continue;
+    s.preset_origins[name] = "the saved plan (" + e.value("origin", "?") + " when it was made)";
+  }
   if (int rc = s.Open("apply", plan.mode != PlanMode::kDestroy)) return rc;
-  std::string why;
-  state::State cur = s.store->Current();
-  if (plan.state_existed != s.store->Exists()) why = plan.state_existed ? "the state file is gone" : "state was created since the plan was made";
-  else if (plan.state_existed && plan.lineage != cur.lineage) why = "the state's lineage differs";
-  else if (plan.state_existed && plan.serial != cur.serial) why = "state changed since the plan was made (serial " + std::to_string(plan.serial) + " -> " + std::to_string(cur.serial) + ")";
-  else if (s.config && plan.config_hash != s.config->ConfigHash()) why = "the configuration changed since the plan was made";
-  else if (plan.variables_hash != s.VariablesHash()) why = "input values differ from the plan's";
-  if (!why.empty()) {
-    s.diags.Error("E0907", {}, "saved plan is stale: " + why).help = "run `kiln plan --out FILE` again";
+  if (!CheckSavedInputs(s, extras) || !CheckSavedPlanFresh(s, plan, extras)) {
     s.ReportDiags();
     return 1;
   }
@@ -379,7 +547,7 @@ int RunApply(const Context& ctx, const std::vector<std::string>& args) {
 int RunDestroy(const Context& ctx, const std::vector<std::string>& args) {
   PlanFlags pf;
   Flags f("kiln destroy [flags]", "Delete everything in state, dependents first.");
-  pf.Declare(f, false, true);
+  pf.Declare(f, false, true, true);
   if (!f.Parse(args, ctx)) return f.exit_code();
   Session s(ctx, pf);
   if (int rc = s.Open("destroy", false)) return rc;
@@ -396,11 +564,14 @@ int RunDestroy(const Context& ctx, const std::vector<std::string>& args) {
 
 int RunShow(const Context& ctx, const std::vector<std::string>& args) {
   std::string format = "text";
+  bool as_json = false;
   std::vector<std::string> pos;
   Flags f("kiln show [--format text|json|markdown] [FILE]", "Show a saved plan, or the current state.");
   f.String("--format", &format, "text|json|markdown", "Output format");
+  f.Bool("--json", &as_json, "Same as --format json");
   f.Positional(&pos, 0, 1);
   if (!f.Parse(args, ctx)) return f.exit_code();
+  if (as_json) format = "json";
   if (!ValidFormat(ctx, format)) return 1;
   if (!pos.empty()) {
     Plan plan;
@@ -408,11 +579,12 @@ int RunShow(const Context& ctx, const std::vector<std::string>& args) {
     *ctx.out << Render(plan, format, ctx.color);
     return 0;
   }
-  state::StateStore store(state::kDefaultStatePath);
+  auto store = OpenCommandStore(ctx, "");
+  if (!store) return 1;
   state::State st;
   Diagnostics d;
   SourceManager sm;
-  if (!store.Load(&st, d)) {
+  if (!store->Load(&st, d)) {
     ctx.Report(d, sm);
     return 1;
   }

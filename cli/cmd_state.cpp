@@ -1,10 +1,14 @@
 // kiln state list|show|rm|mv, kiln output, kiln force-unlock: reading and
 // hand-editing the state file (planner/state). Edits take the lock and keep a
 // timestamped copy of the state first.
+#include <unistd.h>
+
 #include <algorithm>
+#include <iostream>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "cli/backend.h"
 #include "cli/commands.h"
 #include "planner/render/render.h"
 #include "planner/state/state.h"
@@ -16,7 +20,7 @@ namespace {
 using nlohmann::json;
 namespace st = kiln::state;
 
-constexpr char kStateFlagHelp[] = "State file (default .kiln/state.json)";
+constexpr char kStateFlagHelp[] = "A local state file (default: the configuration's backend and workspace)";
 constexpr char kLockTimeoutHelp[] = "How long to wait for the state lock (default 0s)";
 
 void Report(const Context& ctx, const Diagnostics& diags) {
@@ -28,7 +32,7 @@ void Report(const Context& ctx, const Diagnostics& diags) {
 bool LoadState(const Context& ctx, st::StateStore& store, st::State* state, bool require_file) {
   Diagnostics diags;
   if (require_file && !store.Exists()) {
-    diags.Error("E0830", SourceRange{}, "no state file at " + store.path())
+    diags.Error("E0830", SourceRange{}, "no state yet: the " + store.backend().Describe() + " does not exist")
         .help = "nothing has been applied here yet; run `kiln apply`, or pass --state PATH";
     Report(ctx, diags);
     return false;
@@ -48,8 +52,47 @@ void UnknownAddress(Diagnostics& diags, const st::State& state, const std::strin
   }
 }
 
+// What changed between two versions, per action.
+struct Counts {
+  int added = 0, changed = 0, removed = 0;
+};
+
+Counts Compare(const st::State& before, const st::State& after) {
+  Counts c;
+  for (const st::ResourceState& r : after.resources) {
+    const st::ResourceState* old = before.Find(r.address);
+    if (!old) ++c.added;
+    else if (!(*old == r)) ++c.changed;
+  }
+  for (const st::ResourceState& r : before.resources)
+    if (!after.Find(r.address)) ++c.removed;
+  return c;
+}
+
+// Reads version `serial` from the backend's history.
+bool LoadVersion(const Context& ctx, st::StateStore& store, int64_t serial, st::State* out) {
+  Diagnostics diags;
+  std::string text;
+  bool ok = store.backend().ReadVersion(serial, &text, diags) &&
+            st::ParseState(text, "serial " + std::to_string(serial) + " of the " + store.backend().Describe(), "",
+                           out, diags);
+  if (!diags.empty()) Report(ctx, diags);
+  return ok;
+}
+
+bool ParseSerial(const Context& ctx, const std::string& text, int64_t* out) {
+  try {
+    size_t used = 0;
+    *out = std::stoll(text, &used);
+    if (used == text.size() && *out > 0) return true;
+  } catch (...) {
+  }
+  ctx.Fail("a serial is a positive number, not `" + text + "`; `kiln state history` lists them");
+  return false;
+}
+
 int RunStateList(const Context& ctx, const std::vector<std::string>& args) {
-  std::string state_path = st::kDefaultStatePath;
+  std::string state_path;
   std::vector<std::string> filters;
   Flags flags("kiln state list [PREFIX...]",
               "List the resource addresses in state, sorted. With PREFIX, only addresses\n"
@@ -57,7 +100,9 @@ int RunStateList(const Context& ctx, const std::vector<std::string>& args) {
   flags.String("--state", &state_path, "PATH", kStateFlagHelp);
   flags.Positional(&filters, 0, 1000);
   if (!flags.Parse(args, ctx)) return flags.exit_code();
-  st::StateStore store(state_path);
+  auto opened = OpenCommandStore(ctx, state_path);
+  if (!opened) return 1;
+  st::StateStore& store = *opened;
   st::State state;
   if (!LoadState(ctx, store, &state, false)) return 1;
   // Deposed objects (old objects of an interrupted create_before_destroy
@@ -78,19 +123,38 @@ int RunStateList(const Context& ctx, const std::vector<std::string>& args) {
 }
 
 int RunStateShow(const Context& ctx, const std::vector<std::string>& args) {
-  std::string state_path = st::kDefaultStatePath;
+  std::string state_path;
   bool as_json = false;
   std::vector<std::string> positional;
-  Flags flags("kiln state show ADDR [--json]",
+  std::string serial_text;
+  Flags flags("kiln state show [--serial N] ADDR [--json]",
               "Show one resource as recorded in state. Sensitive values are never in state;\n"
-              "they show as (sensitive).");
+              "they show as (sensitive). With --serial N, as recorded in that version of the\n"
+              "history; --serial N without ADDR prints that whole version (JSON).");
   flags.String("--state", &state_path, "PATH", kStateFlagHelp);
+  flags.String("--serial", &serial_text, "N", "A version from `kiln state history`");
   flags.Bool("--json", &as_json, "Print the resource as a JSON object");
-  flags.Positional(&positional, 1, 1);
+  flags.Positional(&positional, 0, 1);
   if (!flags.Parse(args, ctx)) return flags.exit_code();
-  st::StateStore store(state_path);
+  auto opened = OpenCommandStore(ctx, state_path);
+  if (!opened) return 1;
+  st::StateStore& store = *opened;
   st::State state;
-  if (!LoadState(ctx, store, &state, true)) return 1;
+  if (!serial_text.empty()) {
+    int64_t serial = 0;
+    if (!ParseSerial(ctx, serial_text, &serial)) return 1;
+    Diagnostics ignored;
+    if (!store.Load(&state, ignored) || !LoadVersion(ctx, store, serial, &state)) return 1;
+    if (positional.empty()) {
+      *ctx.out << st::SerializeState(state);
+      return 0;
+    }
+  } else if (positional.empty()) {
+    ctx.Fail("wrong number of arguments; usage: kiln state show [--serial N] ADDR");
+    return 1;
+  } else if (!LoadState(ctx, store, &state, true)) {
+    return 1;
+  }
   const st::ResourceState* r = state.Find(positional[0]);
   if (r == nullptr) {
     Diagnostics diags;
@@ -139,7 +203,7 @@ int RunStateShow(const Context& ctx, const std::vector<std::string>& args) {
 }
 
 // Takes the lock, loads, backs up; the shared start of every edit.
-bool BeginEdit(const Context& ctx, st::StateStore& store, st::StateLock& lock, const std::string& op,
+bool BeginEdit(const Context& ctx, st::StateStore& store, const std::string& op,
                const std::string& timeout_text, st::State* state) {
   Diagnostics diags;
   std::chrono::milliseconds timeout{0};
@@ -150,7 +214,7 @@ bool BeginEdit(const Context& ctx, st::StateStore& store, st::StateLock& lock, c
     return false;
   }
   if (!LoadState(ctx, store, state, true)) return false;
-  if (!lock.Acquire(op, timeout, diags)) {
+  if (!store.backend().Lock(op, timeout, diags)) {
     Report(ctx, diags);
     return false;
   }
@@ -170,7 +234,7 @@ bool CommitEdit(const Context& ctx, st::StateStore& store, const st::State& stat
 }
 
 int RunStateRm(const Context& ctx, const std::vector<std::string>& args) {
-  std::string state_path = st::kDefaultStatePath;
+  std::string state_path;
   std::string timeout = "0s";
   std::vector<std::string> addresses;
   Flags flags("kiln state rm ADDR...",
@@ -180,10 +244,11 @@ int RunStateRm(const Context& ctx, const std::vector<std::string>& args) {
   flags.String("--lock-timeout", &timeout, "DURATION", kLockTimeoutHelp);
   flags.Positional(&addresses, 1, 10000);
   if (!flags.Parse(args, ctx)) return flags.exit_code();
-  st::StateStore store(state_path);
-  st::StateLock lock(store.lock_path());
+  auto opened = OpenCommandStore(ctx, state_path);
+  if (!opened) return 1;
+  st::StateStore& store = *opened;
   st::State state;
-  if (!BeginEdit(ctx, store, lock, "state rm", timeout, &state)) return 1;
+  if (!BeginEdit(ctx, store, "state rm", timeout, &state)) return 1;
   Diagnostics diags;
   for (const std::string& address : addresses) {
     if (state.Find(address) == nullptr) UnknownAddress(diags, state, address);
@@ -199,7 +264,7 @@ int RunStateRm(const Context& ctx, const std::vector<std::string>& args) {
 }
 
 int RunStateMv(const Context& ctx, const std::vector<std::string>& args) {
-  std::string state_path = st::kDefaultStatePath;
+  std::string state_path;
   std::string timeout = "0s";
   std::vector<std::string> positional;
   Flags flags("kiln state mv FROM TO",
@@ -220,10 +285,11 @@ int RunStateMv(const Context& ctx, const std::vector<std::string>& args) {
     Report(ctx, diags);
     return 1;
   }
-  st::StateStore store(state_path);
-  st::StateLock lock(store.lock_path());
+  auto opened = OpenCommandStore(ctx, state_path);
+  if (!opened) return 1;
+  st::StateStore& store = *opened;
   st::State state;
-  if (!BeginEdit(ctx, store, lock, "state mv", timeout, &state)) return 1;
+  if (!BeginEdit(ctx, store, "state mv", timeout, &state)) return 1;
   const st::ResourceState* source = state.Find(from);
   if (source == nullptr) {
     UnknownAddress(diags, state, from);
@@ -268,17 +334,228 @@ int RunStateMv(const Context& ctx, const std::vector<std::string>& args) {
   return 0;
 }
 
+int RunStateHistory(const Context& ctx, const std::vector<std::string>& args) {
+  std::string state_path;
+  bool as_json = false;
+  Flags flags("kiln state history [--json]",
+              "List the versions of the state that the backend keeps: serial, when, who,\n"
+              "the operation that wrote it and what it changed (+added ~changed -removed).");
+  flags.String("--state", &state_path, "PATH", kStateFlagHelp);
+  flags.Bool("--json", &as_json, "Print a JSON array");
+  if (!flags.Parse(args, ctx)) return flags.exit_code();
+  auto opened = OpenCommandStore(ctx, state_path);
+  if (!opened) return 1;
+  Diagnostics diags;
+  std::vector<st::HistoryEntry> history;
+  if (!opened->backend().History(&history, diags)) {
+    Report(ctx, diags);
+    return 1;
+  }
+  json rows = json::array();
+  st::State previous;
+  bool have_previous = false;
+  for (const st::HistoryEntry& e : history) {
+    st::State version;
+    if (!LoadVersion(ctx, *opened, e.serial, &version)) return 1;
+    json row = {{"serial", e.serial}, {"time", e.time}, {"who", e.who}, {"operation", e.operation},
+                {"lineage", e.lineage}, {"resources", version.resources.size()}};
+    // The first version kept is compared with nothing when it is not the
+    // first ever (older ones fell out of the retention window).
+    if (have_previous || e.serial == 1) {
+      Counts c = Compare(have_previous ? previous : st::State{}, version);
+      row["added"] = c.added;
+      row["changed"] = c.changed;
+      row["removed"] = c.removed;
+    }
+    rows.push_back(row);
+    previous = std::move(version);
+    have_previous = true;
+  }
+  if (as_json) {
+    *ctx.out << rows.dump(2) << "\n";
+    return 0;
+  }
+  if (rows.empty()) {
+    *ctx.out << "No history kept for the " << opened->backend().Describe() << ".\n";
+    return 0;
+  }
+  *ctx.out << "serial  written               by                    operation       resources  changes\n";
+  for (const json& r : rows) {
+    auto pad = [](std::string s, size_t w) { return s.size() >= w ? s + " " : s + std::string(w - s.size(), ' '); };
+    std::string changes = r.contains("added") ? "+" + std::to_string(r["added"].get<int>()) + " ~" +
+                                                    std::to_string(r["changed"].get<int>()) + " -" +
+                                                    std::to_string(r["removed"].get<int>())
+                                              : "(earlier versions not kept)";
+    *ctx.out << pad(std::to_string(r["serial"].get<int64_t>()), 8) << pad(r["time"], 22) << pad(r["who"], 22)
+             << pad(r["operation"], 16) << pad(std::to_string(r["resources"].get<size_t>()), 11) << changes << "\n";
+  }
+  return 0;
+}
+
+int RunStateRollback(const Context& ctx, const std::vector<std::string>& args) {
+  std::string state_path;
+  std::string timeout = "0s";
+  bool auto_approve = false;
+  std::vector<std::string> positional;
+  Flags flags("kiln state rollback SERIAL",
+              "Make an old version of the state current again, written as a new serial (the\n"
+              "versions in between stay in the history). Shows what the state record would\n"
+              "change first and asks for `yes`. Real objects are not touched: the next\n"
+              "`kiln plan` shows what apply would do to match the configuration.");
+  flags.String("--state", &state_path, "PATH", kStateFlagHelp);
+  flags.String("--lock-timeout", &timeout, "DURATION", kLockTimeoutHelp);
+  flags.Bool("--auto-approve", &auto_approve, "Do not ask for confirmation");
+  flags.Positional(&positional, 1, 1);
+  if (!flags.Parse(args, ctx)) return flags.exit_code();
+  int64_t serial = 0;
+  if (!ParseSerial(ctx, positional[0], &serial)) return 1;
+  auto opened = OpenCommandStore(ctx, state_path);
+  if (!opened) return 1;
+  st::StateStore& store = *opened;
+  st::State current;
+  if (!BeginEdit(ctx, store, "rollback " + std::to_string(serial), timeout, &current)) return 1;
+  st::State old;
+  if (!LoadVersion(ctx, store, serial, &old)) return 1;
+  if (old.lineage != current.lineage) {
+    Diagnostics diags;
+    diags.Error("E0836", SourceRange{}, "serial " + std::to_string(serial) + " belongs to another state (lineage " +
+                                            old.lineage + ", the current state's is " + current.lineage + ")")
+        .help = "a rollback stays within one state; `kiln state history` shows each version's lineage";
+    Report(ctx, diags);
+    return 1;
+  }
+  std::ostream& out = *ctx.out;
+  out << "Rolling back the " << store.backend().Describe() << " from serial " << current.serial << " to the content of serial "
+      << serial << " (written as serial " << current.serial + 1 << "):\n\n";
+  int n = 0;
+  for (const st::ResourceState& r : old.resources) {
+    const st::ResourceState* now = current.Find(r.address);
+    if (!now) {
+      out << "  + " << r.address << "  (recorded again; the next plan reads it back)\n";
+      ++n;
+    } else if (!(*now == r)) {
+      out << "  ~ " << r.address << "  (its recorded attributes go back)\n";
+      ++n;
+    }
+  }
+  for (const st::ResourceState& r : current.resources) {
+    if (old.Find(r.address)) continue;
+    out << "  - " << r.address << "  (forgotten; the real object is not deleted)\n";
+    ++n;
+  }
+  if (old.outputs != current.outputs) {
+    out << "  ~ outputs\n";
+    ++n;
+  }
+  if (n == 0) {
+    out << "  (no difference: serial " << serial << " has the same content as the current state)\n";
+    return 0;
+  }
+  Counts c = Compare(current, old);
+  out << "\nRollback: " << c.added << " to record again, " << c.changed << " to change back, " << c.removed
+      << " to forget.\n";
+  if (!auto_approve) {
+    if (!isatty(STDIN_FILENO) && std::cin.peek() == EOF) {
+      ctx.Fail("rollback needs confirmation: type `yes` on stdin or pass --auto-approve");
+      return 1;
+    }
+    out << "\nDo you want to roll back? Only `yes` will be accepted.\n  Enter a value: " << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "yes") {
+      out << "Cancelled; nothing was changed.\n";
+      return 1;
+    }
+  }
+  old.serial = current.serial;
+  Diagnostics diags;
+  if (!store.Save(old, diags)) {
+    Report(ctx, diags);
+    return 1;
+  }
+  out << "Rolled back: serial " << store.Current().serial << " has the content of serial " << serial << ".\n";
+  return 0;
+}
+
+int RunStateMigrate(const Context& ctx, const std::vector<std::string>& args) {
+  std::string from, to;
+  bool force = false;
+  Flags flags("kiln state migrate (--from PATH | --to PATH)",
+              "Move a state between backends, keeping its lineage, serial and hashing key.\n"
+              "--from PATH copies the local state file PATH into the configuration's backend\n"
+              "(current workspace), e.g. after switching the backend block to postgres;\n"
+              "--to PATH copies the configured state out into a local file. The target must\n"
+              "be empty (or --force, when it holds an older version of the same lineage).");
+  flags.String("--from", &from, "PATH", "A local state file to move in");
+  flags.String("--to", &to, "PATH", "A local state file to move the state out to");
+  flags.Bool("--force", &force, "Replace an older version of the same state at the target");
+  if (!flags.Parse(args, ctx)) return flags.exit_code();
+  if (from.empty() == to.empty()) {
+    ctx.Fail("give exactly one of --from PATH and --to PATH; see `kiln state migrate --help`");
+    return 1;
+  }
+  auto configured = OpenCommandStore(ctx, "");
+  if (!configured) return 1;
+  Diagnostics diags;
+  st::StateStore local(std::make_unique<st::LocalBackend>(from.empty() ? to : from));
+  st::StateStore& source = from.empty() ? *configured : local;
+  st::StateStore& target = from.empty() ? local : *configured;
+  if (!target.backend().Lock("state migrate", std::chrono::milliseconds(0), diags) ||
+      !source.backend().Lock("state migrate", std::chrono::milliseconds(0), diags)) {
+    Report(ctx, diags);
+    return 1;
+  }
+  st::State src, dst;
+  if (!LoadState(ctx, source, &src, true) || !LoadState(ctx, target, &dst, false)) return 1;
+  int64_t expected = 0;
+  if (target.Exists()) {
+    if (!force || dst.lineage != src.lineage || dst.serial > src.serial) {
+      diags.Error("E0837", SourceRange{}, "the " + target.backend().Describe() + " already holds a state (serial " +
+                                              std::to_string(dst.serial) + ", lineage " + dst.lineage + ")")
+          .help = dst.lineage == src.lineage && dst.serial <= src.serial
+                      ? "pass --force to replace it with serial " + std::to_string(src.serial)
+                      : "it is another state (or a newer version of this one); move it away first";
+      Report(ctx, diags);
+      return 1;
+    }
+    expected = dst.serial;
+  }
+  // The key travels with the hashes it made.
+  std::string key;
+  bool has_key = false;
+  if (!source.backend().ReadKey(&key, &has_key, diags) || (has_key && !target.backend().WriteKey(key, diags))) {
+    Report(ctx, diags);
+    return 1;
+  }
+  target.backend().set_operation("state migrate");
+  int64_t serial = src.serial;
+  if (expected >= serial) serial = expected + 1;
+  src.serial = serial;
+  if (!target.backend().WriteState(st::SerializeState(src), expected, serial, src.lineage, diags)) {
+    Report(ctx, diags);
+    return 1;
+  }
+  *ctx.out << "Copied serial " << src.serial << " (lineage " << src.lineage << ", " << src.resources.size()
+           << " resources) from the " << source.backend().Describe() << " to the " << target.backend().Describe()
+           << ".\nThe source is left as it was; remove it once you have checked the copy (`kiln plan` should "
+              "show no changes).\n";
+  return 0;
+}
+
 }  // namespace
 
 int RunState(const Context& ctx, const std::vector<std::string>& args) {
   static const char kUsage[] =
-      "Usage: kiln state <list|show|rm|mv> ...\n\n"
+      "Usage: kiln state <list|show|rm|mv|history|rollback|migrate> ...\n\n"
       "Inspect and edit state. Every edit takes the state lock and backs the state up first.\n\n"
       "Subcommands:\n"
       "  list [PREFIX...]   List resource addresses in state\n"
       "  show ADDR          Show one resource's recorded attributes\n"
       "  rm ADDR...         Forget resources (the real objects are left alone)\n"
-      "  mv FROM TO         Rename a resource in state\n\n"
+      "  mv FROM TO         Rename a resource in state\n"
+      "  history            The versions kept: serial, when, who, what changed\n"
+      "  rollback SERIAL    Make an old version current again (as a new serial)\n"
+      "  migrate            Move a state between backends (--from PATH / --to PATH)\n\n"
       "Run `kiln state <subcommand> --help` for its options.\n";
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     *(args.empty() ? ctx.err : ctx.out) << kUsage;
@@ -290,24 +567,35 @@ int RunState(const Context& ctx, const std::vector<std::string>& args) {
   if (sub == "show") return RunStateShow(ctx, rest);
   if (sub == "rm") return RunStateRm(ctx, rest);
   if (sub == "mv") return RunStateMv(ctx, rest);
-  std::string hint = ClosestMatch(sub, {"list", "show", "rm", "mv"});
+  if (sub == "history") return RunStateHistory(ctx, rest);
+  if (sub == "rollback") return RunStateRollback(ctx, rest);
+  if (sub == "migrate") return RunStateMigrate(ctx, rest);
+  std::string hint = ClosestMatch(sub, {"list", "show", "rm", "mv", "history", "rollback", "migrate"});
   ctx.Fail("unknown state subcommand `" + sub + "`" +
            (hint.empty() ? "" : " (did you mean `" + hint + "`?)") + "; see `kiln state --help`");
   return 1;
 }
 
 int RunOutput(const Context& ctx, const std::vector<std::string>& args) {
-  std::string state_path = st::kDefaultStatePath;
+  std::string state_path;
   bool as_json = false;
   std::vector<std::string> positional;
   Flags flags("kiln output [NAME] [--json]",
               "Print the outputs recorded in state by the last apply. Sensitive outputs are\n"
               "never stored in clear and print as (sensitive).");
   flags.String("--state", &state_path, "PATH", kStateFlagHelp);
+  bool raw = false;
   flags.Bool("--json", &as_json, "Print JSON: one value with NAME, else {NAME: {value, sensitive}}");
+  flags.Bool("--raw", &raw, "Print a string, number or bool output's value as it is, without a newline (for scripts)");
   flags.Positional(&positional, 0, 1);
   if (!flags.Parse(args, ctx)) return flags.exit_code();
-  st::StateStore store(state_path);
+  if (raw && positional.empty()) {
+    ctx.Fail("--raw needs an output NAME");
+    return 1;
+  }
+  auto opened = OpenCommandStore(ctx, state_path);
+  if (!opened) return 1;
+  st::StateStore& store = *opened;
   st::State state;
   if (!LoadState(ctx, store, &state, false)) return 1;
   auto value_of = [](const st::OutputState& o) -> json {
@@ -328,6 +616,14 @@ int RunOutput(const Context& ctx, const std::vector<std::string>& args) {
       return 1;
     }
     json v = value_of(it->second);
+    if (raw) {
+      if (v.is_object() || v.is_array() || v.is_null()) {
+        ctx.Fail("output `" + positional[0] + "` is not a string, number or bool; use --json");
+        return 1;
+      }
+      *ctx.out << (v.is_string() ? v.get<std::string>() : v.dump());
+      return 0;
+    }
     if (as_json) {
       *ctx.out << v.dump() << "\n";
     } else {
@@ -361,7 +657,7 @@ int RunOutput(const Context& ctx, const std::vector<std::string>& args) {
 }
 
 int RunForceUnlock(const Context& ctx, const std::vector<std::string>& args) {
-  std::string state_path = st::kDefaultStatePath;
+  std::string state_path;
   std::vector<std::string> positional;
   Flags flags("kiln force-unlock ID",
               "Remove the state lock with this ID (shown in the error of the command that\n"
@@ -370,10 +666,12 @@ int RunForceUnlock(const Context& ctx, const std::vector<std::string>& args) {
   flags.String("--state", &state_path, "PATH", kStateFlagHelp);
   flags.Positional(&positional, 1, 1);
   if (!flags.Parse(args, ctx)) return flags.exit_code();
-  st::StateStore store(state_path);
-  std::optional<st::LockInfo> holder = st::StateLock::ReadHolder(store.lock_path());
+  auto opened = OpenCommandStore(ctx, state_path);
+  if (!opened) return 1;
+  st::StateStore& store = *opened;
+  std::optional<st::LockInfo> holder = store.backend().Holder();
   Diagnostics diags;
-  if (!st::StateLock::ForceUnlock(store.lock_path(), positional[0], diags)) {
+  if (!store.backend().ForceUnlock(positional[0], diags)) {
     Report(ctx, diags);
     return 1;
   }

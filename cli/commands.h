@@ -18,6 +18,7 @@ KILN_COMMAND(RunOutput);
 KILN_COMMAND(RunState);
 KILN_COMMAND(RunImport);
 KILN_COMMAND(RunForceUnlock);
+KILN_COMMAND(RunWorkspace);
 KILN_COMMAND(RunDoc);
 KILN_COMMAND(RunProviders);
 KILN_COMMAND(RunEval);

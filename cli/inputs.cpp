@@ -1,5 +1,7 @@
 #include "cli/inputs.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -32,8 +34,25 @@ std::string Unquote(const std::string& s) {
 }  // namespace
 
 bool ReadInputValues(const Context& ctx, const std::vector<std::string>& vars,
-                     const std::vector<std::string>& var_files, InputValues* out) {
-  for (const std::string& path : var_files) {
+                     const std::vector<std::string>& var_files, InputValues* out,
+                     std::map<std::string, std::string>* origins) {
+  std::map<std::string, std::string> ignored;
+  if (!origins) origins = &ignored;
+  // kiln.kilnvars and *.auto.kilnvars (sorted) load first, as Terraform's
+  // terraform.tfvars and *.auto.tfvars; files and --var given later win.
+  std::vector<std::string> files;
+  std::error_code ec;
+  if (std::filesystem::is_regular_file("kiln.kilnvars", ec)) files.push_back("kiln.kilnvars");
+  std::vector<std::string> autos;
+  for (std::filesystem::directory_iterator it(".", ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.size() > 14 && name.substr(name.size() - 14) == ".auto.kilnvars" && it->is_regular_file(ec))
+      autos.push_back(name);
+  }
+  std::sort(autos.begin(), autos.end());
+  files.insert(files.end(), autos.begin(), autos.end());
+  files.insert(files.end(), var_files.begin(), var_files.end());
+  for (const std::string& path : files) {
     std::ifstream in(path);
     if (!in) {
       ctx.Fail("cannot read the var file " + path);
@@ -49,7 +68,11 @@ bool ReadInputValues(const Context& ctx, const std::vector<std::string>& vars,
         ctx.Fail("the var file " + path + " is not a JSON object");
         return false;
       }
-      for (auto it = j.begin(); it != j.end(); ++it) out->json[it.key()] = it.value();
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        out->json[it.key()] = it.value();
+        out->raw.erase(it.key());
+        (*origins)[it.key()] = "var file " + path;
+      }
       continue;
     }
     // .kilnvars: one `name = value` per line; # comments.
@@ -69,9 +92,12 @@ bool ReadInputValues(const Context& ctx, const std::vector<std::string>& vars,
       std::string value = TrimWs(t.substr(eq + 1));
       if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
         out->json[name] = Unquote(value);
+        out->raw.erase(name);
       } else {
         out->raw[name] = value;
+        out->json.erase(name);
       }
+      (*origins)[name] = "var file " + path;
     }
   }
   for (const std::string& v : vars) {
@@ -82,6 +108,7 @@ bool ReadInputValues(const Context& ctx, const std::vector<std::string>& vars,
     }
     out->raw[v.substr(0, eq)] = v.substr(eq + 1);
     out->json.erase(v.substr(0, eq));
+    (*origins)[v.substr(0, eq)] = "--var";
   }
   return true;
 }

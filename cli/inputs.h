@@ -30,8 +30,11 @@ std::function<const ProviderSchema*(const std::string& type)> SchemasFrom(Provid
 bool MakeCompileOptions(const Context& ctx, const InputFlags& inputs, const std::string& dir,
                         ProviderRegistry& registry, CompileOptions* out);
 
-// False (with an error printed) when a flag or file is malformed.
+// False (with an error printed) when a flag or file is malformed. When
+// `origins` is given, it receives where each value came from ("--var",
+// "var file prod.kilnvars").
 bool ReadInputValues(const Context& ctx, const std::vector<std::string>& vars,
-                     const std::vector<std::string>& var_files, InputValues* out);
+                     const std::vector<std::string>& var_files, InputValues* out,
+                     std::map<std::string, std::string>* origins = nullptr);
 
 }  // namespace kiln::cli

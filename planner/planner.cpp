@@ -716,7 +716,23 @@ void ReplaceTriggers(PlanRun& run) {
 // of everything that depends on it, since those must go (or move) first,
 // as `terraform destroy -target` does. A delete never pulls in what it
 // depends on.
+// An address given to --target or --replace that matches nothing is an
+// error (E0913) with the closest address as a suggestion.
+void NoMatch(PlanRun& run, const std::string& flag, const std::string& address) {
+  std::vector<std::string> addresses;
+  for (const auto& c : run.plan.changes) addresses.push_back(c.address);
+  auto& e = run.diags.Error("E0913", {}, flag + " `" + address + "` matches no resource");
+  std::string near = ClosestMatch(address, addresses);
+  e.help = !near.empty() ? "did you mean `" + near + "`?"
+                         : "addresses look like `KIND.NAME`, `KIND.NAME[\"key\"]` or `module.NAME`";
+}
+
 void Targeting(PlanRun& run) {
+  for (const auto& r : run.options.replace) {
+    bool any = false;
+    for (const auto& c : run.plan.changes) any = any || c.address == r;
+    if (!any) NoMatch(run, "--replace", r);
+  }
   if (run.options.targets.empty()) return;
   std::map<std::string, const ResourceChange*> by_addr;
   std::map<std::string, std::vector<std::string>> dependents;
@@ -738,9 +754,7 @@ void Targeting(PlanRun& run) {
         work.push_back(c.address);
         any = true;
       }
-    if (!any)
-      run.diags.Warning("W0902", {}, "--target `" + t + "` matches no resource")
-          .help = "addresses look like `KIND.NAME`, `KIND.NAME[\"key\"]` or `module.NAME`";
+    if (!any) NoMatch(run, "--target", t);
   }
   while (!work.empty()) {
     std::string a = work.back();

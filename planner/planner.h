@@ -62,7 +62,7 @@ struct PlanContext {
   const CompiledConfig* config = nullptr;  // may be null for destroy
   ProviderSource* providers = nullptr;
   state::StateStore* store = nullptr;      // loaded
-  state::Journal* journal = nullptr;       // may be null
+  state::IntentJournal* journal = nullptr;  // may be null
 };
 
 struct PlanOptions {

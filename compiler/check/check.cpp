@@ -578,19 +578,30 @@ void Checker::CheckDecl(const ast::Decl* d, ModuleInfo* mod) {
       break;
     case ast::DeclKind::kBackend: {
       const auto* b = static_cast<const ast::BackendDecl*>(d);
-      if (b->type_name != kDefaultProviderType) {
+      // Settings per backend type (docs/state.md): name -> is it a string.
+      static const std::map<std::string, std::map<std::string, bool>> kBackends = {
+          {"local", {{"path", true}, {"keep_history", false}}},
+          {"postgres", {{"conn", true}, {"schema", true}, {"keep_history", false}}},
+      };
+      auto backend = kBackends.find(b->type_name);
+      if (backend == kBackends.end()) {
         diags_.Error("E0420", b->type_range, "unknown backend type `" + b->type_name + "`")
-            .help = "the only backend in v0.1 is `local`";
+            .help = "the backends are `local` and `postgres`";
       }
-      if (b->body) {
+      if (b->body && backend != kBackends.end()) {
         for (const auto& item : b->body->items) {
-          if (item.key != "path") {
+          auto setting = backend->second.find(item.key);
+          if (setting == backend->second.end()) {
             diags_.Error("E0420", item.key_range, "unknown backend setting `" + item.key + "`")
-                .help = "the local backend takes `path`";
+                .help = b->type_name == "local" ? "the local backend takes `path` and `keep_history`"
+                                                : "the postgres backend takes `conn`, `schema` and `keep_history`";
             continue;
           }
           TypeRef t = Infer(item.value.get(), ctx);
-          if (!IsStringy(t)) Mismatch(item.value->range, "backend `path`", T(TypeKind::kString), t, "");
+          if (setting->second && !IsStringy(t))
+            Mismatch(item.value->range, "backend `" + item.key + "`", T(TypeKind::kString), t, "");
+          if (!setting->second && t->kind != TypeKind::kInt && t->kind != TypeKind::kAny)
+            Mismatch(item.value->range, "backend `" + item.key + "`", T(TypeKind::kInt), t, "");
         }
       }
       break;

@@ -712,12 +712,14 @@ void AdoptRefreshed(const Plan& plan, const PlanContext& ctx, Diagnostics& diags
 
 void SaveOutputs(const Plan& plan, const PlanContext& ctx, Diagnostics& diags) {
   const auto& hasher = ctx.store->hasher();
-  if (plan.mode == PlanMode::kDestroy) {
+  state::State snapshot = ctx.store->Current();
+  // A destroy clears the outputs, unless it was targeted and resources
+  // remain: then the outputs that can still be computed from them stay.
+  if (plan.mode == PlanMode::kDestroy && (snapshot.resources.empty() || !ctx.config)) {
     ctx.store->Update([](state::State& s) { s.outputs.clear(); }, diags);
     return;
   }
-  if (!ctx.config || plan.mode != PlanMode::kNormal) return;
-  state::State snapshot = ctx.store->Current();
+  if (!ctx.config || plan.mode == PlanMode::kRefreshOnly) return;
   ResourceLookup lookup = [&snapshot](const std::string& a) -> const json* {
     const auto* r = snapshot.Find(a);
     return r ? &r->attributes : nullptr;
@@ -725,7 +727,8 @@ void SaveOutputs(const Plan& plan, const PlanContext& ctx, Diagnostics& diags) {
   Diagnostics d;
   ConfigGraph g = ctx.config->Evaluate(lookup, d);
   if (d.HasErrors()) {
-    diags.Append(d);
+    if (plan.mode == PlanMode::kDestroy) ctx.store->Update([](state::State& s) { s.outputs.clear(); }, diags);
+    else diags.Append(d);
     return;
   }
   std::map<std::string, state::OutputState> outs;

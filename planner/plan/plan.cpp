@@ -452,6 +452,13 @@ bool SavedPlanFromJson(const json& j, Plan* out, std::string* error) {
     oc.bytes_paths = PathsFrom(o.value("bytes_paths", json::array()));
     p.outputs[name] = std::move(oc);
   }
+  // The cost the plan was made with (`kiln show FILE` prints it).
+  if (j.contains("cost") && j["cost"].is_object()) {
+    Cost cost;
+    cost.before_hourly = j["cost"].value("before_hourly", 0.0);
+    cost.after_hourly = j["cost"].value("after_hourly", 0.0);
+    p.cost = cost;
+  }
   const json diagnostics = j.value("diagnostics", json::array());
   for (const auto& d : diagnostics) {
     if (!d.is_object()) continue;

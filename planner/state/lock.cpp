@@ -18,18 +18,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string UserName() {
-  if (const char* u = ::getenv("USER"); u && *u) return u;
-  if (struct passwd* pw = ::getpwuid(::getuid())) return pw->pw_name;
-  return std::to_string(::getuid());
-}
-
-std::string HostName() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
-
 json InfoToJson(const LockInfo& info) {
   return {{"id", info.id},       {"pid", info.pid},
           {"user", info.user},   {"host", info.host},
@@ -50,10 +38,6 @@ std::optional<LockInfo> InfoFromText(const std::string& text) {
   return info;
 }
 
-std::string Describe(const LockInfo& info) {
-  return "pid " + std::to_string(info.pid) + ", user " + info.user + ", host " + info.host +
-         ", operation \"" + info.operation + "\", since " + info.since;
-}
 
 bool SameFile(int fd, const std::string& path) {
   struct stat a, b;
@@ -62,6 +46,23 @@ bool SameFile(int fd, const std::string& path) {
 }
 
 }  // namespace
+
+std::string CurrentUser() {
+  if (const char* u = ::getenv("USER"); u && *u) return u;
+  if (struct passwd* pw = ::getpwuid(::getuid())) return pw->pw_name;
+  return std::to_string(::getuid());
+}
+
+std::string CurrentHost() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::string DescribeHolder(const LockInfo& info) {
+  return "pid " + std::to_string(info.pid) + ", user " + info.user + ", host " + info.host +
+         ", operation \"" + info.operation + "\", since " + info.since;
+}
 
 bool ParseDuration(const std::string& text, std::chrono::milliseconds* out) {
   if (text.empty()) return false;
@@ -114,7 +115,7 @@ bool StateLock::Acquire(const std::string& operation, std::chrono::milliseconds 
         ::close(fd);
         continue;
       }
-      LockInfo info{NewUuid(), ::getpid(), UserName(), HostName(), operation, NowUtc()};
+      LockInfo info{NewUuid(), ::getpid(), CurrentUser(), CurrentHost(), operation, NowUtc()};
       std::string text = InfoToJson(info).dump() + "\n";
       bool ok = ::ftruncate(fd, 0) == 0 &&
                 ::pwrite(fd, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size());
@@ -144,12 +145,12 @@ bool StateLock::Acquire(const std::string& operation, std::chrono::milliseconds 
 
   std::optional<LockInfo> holder = ReadHolder(path_);
   Diagnostic& d = diags.Error("E0810", SourceRange{},
-                              holder ? "the state is locked by another kiln (" + Describe(*holder) + ")"
+                              holder ? "the state is locked by another kiln (" + DescribeHolder(*holder) + ")"
                                      : "the state is locked by another process (" + path_ + ")");
   d.notes.push_back("waited " + std::to_string(timeout.count()) + "ms for the lock " + path_);
   if (holder) {
     d.notes.push_back("lock id: " + holder->id);
-    bool dead = holder->host == HostName() && holder->pid > 0 &&
+    bool dead = holder->host == CurrentHost() && holder->pid > 0 &&
                 ::kill(static_cast<pid_t>(holder->pid), 0) != 0 && errno == ESRCH;
     if (dead) {
       d.notes.push_back("process " + std::to_string(holder->pid) + " no longer runs on " +
@@ -206,7 +207,7 @@ bool StateLock::ForceUnlock(const std::string& lock_path, const std::string& id,
                                 "lock id " + id + " does not match the current lock" +
                                     (holder ? " (" + holder->id + ")" : ""));
     if (holder) {
-      d.notes.push_back("the lock is held by " + Describe(*holder));
+      d.notes.push_back("the lock is held by " + DescribeHolder(*holder));
       d.help = "check that this is the lock you mean, then run `kiln force-unlock " + holder->id + "`";
     } else {
       d.notes.push_back(lock_path + " does not name a holder (a lock being taken right now?)");

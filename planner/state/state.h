@@ -193,6 +193,10 @@ struct ParsedAddress {
 };
 std::optional<ParsedAddress> ParseAddress(const std::string& address);
 
+// $USER (or the passwd name) and the host name, for lock holders and history.
+std::string CurrentUser();
+std::string CurrentHost();
+
 // A fresh random uuid v4 (from /dev/urandom).
 std::string NewUuid();
 // The current time as RFC 3339 UTC, "2026-11-26T20:32:20Z".
@@ -204,26 +208,159 @@ namespace format {
 struct BodyCache;
 }
 
-// The local backend: one state file and its companions. Load once, then Save
-// as often as needed; Save and Update are safe to call from many threads.
-// A writer takes the StateLock (lock_path()) *before* Load and holds it until
-// its last Save; the store itself doesn't lock across processes.
+class IntentJournal;
+class StateLock;
+
+// One version of a state as kept in its backend's history.
+struct HistoryEntry {
+  int64_t serial = 0;
+  std::string lineage;
+  std::string time;       // RFC 3339 UTC, when it was written
+  std::string who;        // "user@host"
+  std::string operation;  // "apply", "state rm", "rollback 3", ...
+};
+
+// Who holds a state lock, for messages and force-unlock.
+struct LockInfo {
+  std::string id;         // uuid; what `kiln force-unlock ID` takes
+  int64_t pid = 0;
+  std::string user;
+  std::string host;
+  std::string operation;  // "apply", "state rm", ...
+  std::string since;      // RFC 3339 UTC
+};
+// "pid 4242, user ana, host gpu-01, operation \"apply\", since ..."
+std::string DescribeHolder(const LockInfo& info);
+
+// Where a state lives: a local file (LocalBackend) or a PostgreSQL schema
+// (PostgresBackend, postgres.cpp). StateStore does the bookkeeping (what
+// changed, serials, group commit, keyed hashing); a backend stores versions,
+// keeps their history, holds the lock and the intent journal. Errors are
+// E08xx diagnostics naming the backend (Describe()).
+class StateBackend {
+ public:
+  virtual ~StateBackend() = default;
+  // "state file .kiln/state.json", "PostgreSQL schema kiln, workspace default".
+  virtual std::string Describe() const = 0;
+  // Where an older good copy is, for error messages ("" if none).
+  virtual std::string BackupMention() const { return ""; }
+  // The stored text of the current version; *found false when there is none.
+  virtual bool ReadState(std::string* text, bool* found, Diagnostics& diags) = 0;
+  // Stores `text` as version `serial`, in one step, only if the stored
+  // version is still `expected` (0: there is none yet); otherwise refuses
+  // with E0805 and changes nothing. Keeps the version in the history.
+  virtual bool WriteState(const std::string& text, int64_t expected, int64_t serial,
+                          const std::string& lineage, Diagnostics& diags) = 0;
+  virtual bool Exists() = 0;
+  // The key of the sensitive-value hashes (*found false when there is none).
+  virtual bool ReadKey(std::string* key, bool* found, Diagnostics& diags) = 0;
+  virtual bool WriteKey(const std::string& key, Diagnostics& diags) = 0;
+  virtual std::string DescribeKey() const = 0;
+  // One writer at a time: waits up to `timeout`, then E0810 naming the holder.
+  virtual bool Lock(const std::string& operation, std::chrono::milliseconds timeout,
+                    Diagnostics& diags) = 0;
+  virtual void Unlock() = 0;
+  virtual std::optional<LockInfo> Holder() = 0;
+  virtual bool ForceUnlock(const std::string& id, Diagnostics& diags) = 0;
+  // The intent journal kept beside this state (valid while the backend lives).
+  virtual std::unique_ptr<IntentJournal> OpenJournal() = 0;
+  // Versions kept, oldest first, and the text of one of them.
+  virtual bool History(std::vector<HistoryEntry>* out, Diagnostics& diags) = 0;
+  virtual bool ReadVersion(int64_t serial, std::string* text, Diagnostics& diags) = 0;
+  // Keeps a copy of the current version before a hand edit; returns where
+  // (a file, or the history serial), "" with an error.
+  virtual std::string KeepCopy(Diagnostics& diags) = 0;
+  // The workspaces this backend holds states for (PostgreSQL; the local
+  // backend's are directories, listed by the CLI).
+  virtual bool ListWorkspaces(std::vector<std::string>* out, Diagnostics& diags) {
+    out->clear();
+    return true;
+  }
+  // Deletes this state, its history, key and journal (`kiln workspace delete`).
+  virtual bool DeleteAll(Diagnostics& diags) = 0;
+  // What the next write is for (recorded in the history).
+  void set_operation(std::string op) { operation_ = std::move(op); }
+  const std::string& operation() const { return operation_; }
+
+ protected:
+  std::string operation_ = "apply";
+};
+
+// The local backend: one state file and its companions (see the top of this
+// file), and the history in <dir of P>/history/ (the last `keep_history`
+// versions, as hard links: no extra copy, no extra fsync).
+class LocalBackend : public StateBackend {
+ public:
+  explicit LocalBackend(std::string path, int keep_history = 100);
+  ~LocalBackend() override;
+  std::string Describe() const override { return "state file " + path_; }
+  std::string BackupMention() const override;
+  bool ReadState(std::string* text, bool* found, Diagnostics& diags) override;
+  bool WriteState(const std::string& text, int64_t expected, int64_t serial,
+                  const std::string& lineage, Diagnostics& diags) override;
+  bool Exists() override;
+  bool ReadKey(std::string* key, bool* found, Diagnostics& diags) override;
+  bool WriteKey(const std::string& key, Diagnostics& diags) override;
+  std::string DescribeKey() const override { return "state key file " + key_path(); }
+  bool Lock(const std::string& operation, std::chrono::milliseconds timeout,
+            Diagnostics& diags) override;
+  void Unlock() override;
+  std::optional<LockInfo> Holder() override;
+  bool ForceUnlock(const std::string& id, Diagnostics& diags) override;
+  std::unique_ptr<IntentJournal> OpenJournal() override;
+  bool History(std::vector<HistoryEntry>* out, Diagnostics& diags) override;
+  bool ReadVersion(int64_t serial, std::string* text, Diagnostics& diags) override;
+  std::string KeepCopy(Diagnostics& diags) override;
+  bool DeleteAll(Diagnostics& diags) override;
+
+  const std::string& path() const { return path_; }
+  std::string backup_path() const { return path_ + ".backup"; }
+  std::string lock_path() const { return path_ + ".lock"; }
+  std::string journal_path() const { return path_ + ".journal"; }
+  std::string key_path() const { return path_ + ".key"; }
+  std::string history_dir() const;
+  std::string history_path(int64_t serial) const;
+
+ private:
+  struct FileId {
+    bool exists = false;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t size = 0;
+    int64_t mtime_ns = 0;
+    bool operator==(const FileId&) const = default;
+  };
+  FileId Stat() const;
+  void RecordHistory(int64_t serial, const std::string& lineage);
+  std::string path_;
+  int keep_history_;
+  FileId file_id_;  // identity of the file as last read or written
+  std::unique_ptr<StateLock> lock_;
+};
+
+// The state as the planner sees it. Load once, then Save as often as
+// needed; Save and Update are safe to call from many threads. A writer takes
+// the backend's lock *before* Load and holds it until its last Save; the
+// store itself doesn't lock across processes.
 class StateStore {
  public:
+  // The local backend for the file `path`.
   explicit StateStore(std::string path = kDefaultStatePath);
+  explicit StateStore(std::unique_ptr<StateBackend> backend);
   ~StateStore();
 
-  // Reads the state. A missing file yields an empty state with a new lineage
-  // (nothing is written until Save). A corrupt or unreadable file is an error
-  // naming it and the backup; after that, Save refuses to write.
+  // Reads the state. A missing state yields an empty state with a new
+  // lineage (nothing is written until Save). A corrupt or unreadable one is
+  // an error naming it and the backup; after that, Save refuses to write.
   bool Load(State* out, Diagnostics& diags);
 
-  // Writes `state` atomically (temp file in the same directory, fsync,
-  // rename, fsync directory), keeping the previous file as P.backup, mode
-  // 0600. The serial written is the last one + 1 when the content differs
-  // from what was last loaded/saved; when nothing changed nothing is written.
-  // The serial field of `state` is ignored. Refuses if Load did not succeed
-  // or the file changed on disk since (another writer ignoring the lock).
+  // Writes `state` atomically through the backend (for the local file: temp
+  // file in the same directory, fsync, rename, fsync directory, keeping the
+  // previous file as P.backup, mode 0600). The serial written is the last
+  // one + 1 when the content differs from what was last loaded/saved; when
+  // nothing changed nothing is written. The serial field of `state` is
+  // ignored. Refuses if Load did not succeed or the stored state changed
+  // since (another writer ignoring the lock).
   bool Save(const State& state, Diagnostics& diags);
   // Applies `edit` to the store's current copy (the last loaded or saved
   // state) and saves it, all under the store's mutex. For the apply walk.
@@ -234,71 +371,68 @@ class StateStore {
   // `read` must not call back into the store.
   void Read(const std::function<void(const State&)>& read) const;
 
-  // Keyed hashing for this state; valid after Load (creates the key file on
-  // the first Save if there is none).
+  // Keyed hashing for this state; valid after Load (creates the key on the
+  // first Save if there is none).
   const SensitiveHasher& hasher() const { return hasher_; }
   // False when the state holds hashes made with a key we no longer have:
   // sensitive values can then not be compared (a W08xx was reported by Load).
   bool key_matches() const { return key_matches_; }
 
-  // Copies the current file to P.<UTC timestamp>.backup (for `state rm/mv`)
-  // and returns its path, or "" with an error.
+  // Keeps a copy of the current version before a hand edit (for the local
+  // file P.<UTC timestamp>.backup) and returns where, or "" with an error.
   std::string BackupCopy(Diagnostics& diags) const;
 
+  // Stores the hashing key now if it is not stored yet (a saved plan hashes
+  // sensitive inputs with it before any state is written).
+  bool EnsureKey(Diagnostics& diags);
+
   bool Exists() const;
-  const std::string& path() const { return path_; }
-  std::string backup_path() const { return path_ + ".backup"; }
-  std::string lock_path() const { return path_ + ".lock"; }
-  std::string journal_path() const { return path_ + ".journal"; }
-  std::string key_path() const { return path_ + ".key"; }
+  StateBackend& backend() const { return *backend_; }
+  // The local backend's files (empty strings for other backends).
+  std::string path() const;
+  std::string backup_path() const { return path() + ".backup"; }
+  std::string lock_path() const { return path() + ".lock"; }
+  std::string journal_path() const { return path() + ".journal"; }
+  std::string key_path() const { return path() + ".key"; }
 
  private:
-  bool EnsureKeyFile(Diagnostics& diags);
-  std::string CheckUnchangedOnDisk() const;
-
-  std::string path_;
+  std::unique_ptr<StateBackend> backend_;
   // Writes are group-committed: an Update waits until a write that includes
   // its edit is durable; edits arriving during a write ride on the next one.
   mutable std::mutex mu_;
   std::condition_variable written_cv_;
   bool writing_ = false;
   uint64_t edit_gen_ = 0;     // bumped by every edit
-  uint64_t written_gen_ = 0;  // every edit up to this one is on disk
+  uint64_t written_gen_ = 0;  // every edit up to this one is stored
   uint64_t failed_gen_ = 0;   // the last write that failed covered edits up to this
   Diagnostic failure_;        // ...with this error
-  // What is on disk, to decide whether anything changed.
+  // What is stored, to decide whether anything changed.
   std::unique_ptr<format::BodyCache> body_cache_;
   std::string persisted_body_;
   std::string persisted_lineage_;
   std::string persisted_key_id_;
   int64_t persisted_serial_ = 0;
+  bool persisted_exists_ = false;
   bool loaded_ = false;
   bool load_failed_ = false;
-  bool key_on_disk_ = false;
+  bool key_stored_ = false;
   bool key_matches_ = true;
   SensitiveHasher hasher_;
   State current_;
-  // Identity of the file as last read or written, to detect foreign writers.
-  struct FileId {
-    bool exists = false;
-    dev_t dev = 0;
-    ino_t ino = 0;
-    off_t size = 0;
-    int64_t mtime_ns = 0;
-    bool operator==(const FileId&) const = default;
-  } file_id_;
 };
+
+// Opens a PostgreSQL backend (postgres.cpp): `conn` is a libpq connection
+// string, `schema` the schema kiln keeps its tables in (created on first
+// use; a schema with tables kiln did not create is refused), `workspace`
+// the state's name in it; `keep_history` versions are kept (0: all).
+// Connects at once; null with an error (E0840-E0846) when the server cannot
+// be reached or refuses.
+std::unique_ptr<StateBackend> OpenPostgresBackend(const std::string& conn, const std::string& schema,
+                                                  const std::string& workspace, int keep_history,
+                                                  Diagnostics& diags);
 
 // ---- The lock ----
 
-struct LockInfo {
-  std::string id;         // uuid; what `kiln force-unlock ID` takes
-  int64_t pid = 0;
-  std::string user;
-  std::string host;
-  std::string operation;  // "apply", "state rm", ...
-  std::string since;      // RFC 3339 UTC
-};
 
 // One writer at a time. Mutual exclusion is flock(LOCK_EX) on P.lock, so a
 // holder killed with SIGKILL frees it at once; the file's content only names
@@ -358,13 +492,27 @@ struct JournalEntry {
 // does not wait for a sync: a Complete lost in a crash only costs one extra
 // read-back on the next plan, and the next BeginCreate's sync (or Compact)
 // makes it durable anyway.
-class Journal {
+// The interface the planner uses; Journal (a file) and the PostgreSQL
+// backend's table implement it with the same guarantees.
+class IntentJournal {
+ public:
+  virtual ~IntentJournal() = default;
+  virtual bool BeginCreate(const JournalEntry& entry, Diagnostics& diags) = 0;
+  virtual uint64_t Announce(const JournalEntry& entry, Diagnostics& diags) = 0;
+  virtual bool WaitDurable(uint64_t seq, Diagnostics& diags) = 0;
+  virtual bool Sync(Diagnostics& diags) = 0;
+  virtual bool Complete(const std::string& address, Diagnostics& diags) = 0;
+  virtual std::vector<JournalEntry> Pending(Diagnostics& diags) const = 0;
+  virtual bool Compact(Diagnostics& diags) = 0;
+};
+
+class Journal : public IntentJournal {
  public:
   explicit Journal(std::string path);
-  ~Journal();
+  ~Journal() override;
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
-  bool BeginCreate(const JournalEntry& entry, Diagnostics& diags);
+  bool BeginCreate(const JournalEntry& entry, Diagnostics& diags) override;
   // BeginCreate in two halves, so that an intent can be written ahead of
   // time and its sync overlap other work: Announce writes the begin record
   // (not yet durable) and returns its sequence number (0 on error);
@@ -372,17 +520,17 @@ class Journal {
   // sync if none is running). The create may be sent only after
   // WaitDurable. An announced create that is then never sent must be
   // closed with Complete (the apply walk does, for what it did not start).
-  uint64_t Announce(const JournalEntry& entry, Diagnostics& diags);
-  bool WaitDurable(uint64_t seq, Diagnostics& diags);
+  uint64_t Announce(const JournalEntry& entry, Diagnostics& diags) override;
+  bool WaitDurable(uint64_t seq, Diagnostics& diags) override;
   // Makes everything written so far durable (one group sync).
-  bool Sync(Diagnostics& diags);
-  bool Complete(const std::string& address, Diagnostics& diags);
+  bool Sync(Diagnostics& diags) override;
+  bool Complete(const std::string& address, Diagnostics& diags) override;
   // Begun-but-not-completed creates, sorted by address. A torn last line (a
   // crash mid-append) is ignored; a bad line elsewhere is W0820 and skipped.
-  std::vector<JournalEntry> Pending(Diagnostics& diags) const;
+  std::vector<JournalEntry> Pending(Diagnostics& diags) const override;
   // Empties the file when nothing is pending; otherwise rewrites it with only
   // the pending records (atomically).
-  bool Compact(Diagnostics& diags);
+  bool Compact(Diagnostics& diags) override;
   const std::string& path() const { return path_; }
 
  private:

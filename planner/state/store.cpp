@@ -1,14 +1,8 @@
-#include <dirent.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
+// StateStore: what changed, serials, group-committed writes and keyed
+// hashing, over any StateBackend (local.cpp, postgres.cpp).
 #include <ctime>
 
 #include "planner/state/format.h"
-#include "planner/state/fs.h"
 #include "planner/state/state.h"
 
 namespace kiln::state {
@@ -25,107 +19,80 @@ bool HasHashes(const State& s) {
   return false;
 }
 
-bool StatFile(const std::string& path, struct stat* st) { return ::stat(path.c_str(), st) == 0; }
-
-// Temp files (`P.tmp-<pid>-<n>`, `P.backup.tmp-<pid>`) left by a writer that
-// was killed mid-write; removed once their writer is no longer running.
-void RemoveStaleTempFiles(const std::string& path) {
-  std::string dir = fs::DirName(path);
-  std::string base = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name.rfind(base + ".", 0) != 0) continue;
-    size_t at = name.find(".tmp-", base.size());
-    if (at == std::string::npos) continue;
-    std::string digits;
-    for (size_t i = at + 5; i < name.size() && std::isdigit(static_cast<unsigned char>(name[i])); ++i) {
-      digits += name[i];
-    }
-    if (digits.empty() || digits.size() > 9) continue;
-    pid_t pid = static_cast<pid_t>(std::stol(digits));
-    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
-    ::unlink((dir + "/" + name).c_str());
-  }
-  ::closedir(d);
-}
-
 }  // namespace
 
 StateStore::StateStore(std::string path)
-    : path_(std::move(path)), body_cache_(std::make_unique<format::BodyCache>()) {}
+    : StateStore(std::make_unique<LocalBackend>(std::move(path))) {}
+
+StateStore::StateStore(std::unique_ptr<StateBackend> backend)
+    : backend_(std::move(backend)), body_cache_(std::make_unique<format::BodyCache>()) {}
 
 StateStore::~StateStore() = default;
 
+std::string StateStore::path() const {
+  const auto* local = dynamic_cast<const LocalBackend*>(backend_.get());
+  return local ? local->path() : "";
+}
+
 bool StateStore::Exists() const {
-  struct stat st;
-  return StatFile(path_, &st);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (loaded_) return persisted_exists_;
+  }
+  return backend_->Exists();
 }
 
 bool StateStore::Load(State* out, Diagnostics& diags) {
   std::lock_guard<std::mutex> lock(mu_);
   loaded_ = false;
   load_failed_ = false;
-  RemoveStaleTempFiles(path_);
-  std::string text, error;
-  bool missing = false;
+  std::string text;
+  bool found = false;
   State state;
-  struct stat backup_st;
-  std::string backup_mention = StatFile(backup_path(), &backup_st) ? backup_path() : "";
-  if (!fs::ReadFile(path_, &text, &error, &missing)) {
-    if (!missing) {
-      load_failed_ = true;
-      Diagnostic& d = diags.Error("E0800", SourceRange{}, "cannot read state file " + path_ + ": " + error);
-      d.notes.push_back("kiln will not write state until it can read " + path_);
-      if (!backup_mention.empty()) d.notes.push_back("the previous version of the state is in " + backup_mention);
-      d.help = "check the file's permissions and owner (kiln needs to read and write it)";
-      return false;
-    }
+  if (!backend_->ReadState(&text, &found, diags)) {
+    load_failed_ = true;
+    return false;
+  }
+  if (!found) {
     state.lineage = NewUuid();
     state.serial = 0;
     state.kiln_version = KILN_VERSION;
-    file_id_ = FileId{};
     persisted_body_.clear();
     persisted_lineage_.clear();
     persisted_key_id_.clear();
     persisted_serial_ = 0;
+    persisted_exists_ = false;
   } else {
-    struct stat st;
-    if (!ParseState(text, path_, backup_mention, &state, diags)) {
+    if (!ParseState(text, path().empty() ? backend_->Describe() : path(), backend_->BackupMention(), &state, diags)) {
       load_failed_ = true;
       return false;
-    }
-    if (StatFile(path_, &st)) {
-      file_id_ = FileId{true, st.st_dev, st.st_ino, st.st_size,
-                        int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
     }
     persisted_body_ = format::SerializeBody(state, body_cache_.get());
     persisted_lineage_ = state.lineage;
     persisted_key_id_ = state.hash_key_id;
     persisted_serial_ = state.serial;
+    persisted_exists_ = true;
   }
 
   // The hashing key.
   std::string key;
-  bool key_missing = false;
-  key_on_disk_ = false;
+  bool key_found = false;
+  key_stored_ = false;
   key_matches_ = true;
-  if (fs::ReadFile(key_path(), &key, &error, &key_missing)) {
+  if (!backend_->ReadKey(&key, &key_found, diags)) {
+    load_failed_ = true;
+    return false;
+  }
+  if (key_found) {
     if (key.size() < 16) {
       load_failed_ = true;
-      diags.Error("E0807", SourceRange{}, "state key file " + key_path() + " is too short (" +
+      diags.Error("E0807", SourceRange{}, backend_->DescribeKey() + " is too short (" +
                                               std::to_string(key.size()) + " bytes)")
-          .help = "restore the key file; if it is lost, delete it and kiln will make a new one "
+          .help = "restore the key; if it is lost, delete it and kiln will make a new one "
                   "(sensitive values then show as changed once)";
       return false;
     }
-    key_on_disk_ = true;
-  } else if (!key_missing) {
-    load_failed_ = true;
-    diags.Error("E0807", SourceRange{}, "cannot read state key file " + key_path() + ": " + error)
-        .help = "check the file's permissions and owner";
-    return false;
+    key_stored_ = true;
   } else {
     key = SensitiveHasher::NewKey();
   }
@@ -134,10 +101,10 @@ bool StateStore::Load(State* out, Diagnostics& diags) {
     key_matches_ = false;
     Diagnostic& d = diags.Warning(
         "W0808", SourceRange{},
-        key_on_disk_ ? "state key file " + key_path() + " is not the key the state's sensitive values were hashed with"
-                     : "state key file " + key_path() + " is missing; the state's sensitive values were hashed with it");
+        key_stored_ ? backend_->DescribeKey() + " is not the key the state's sensitive values were hashed with"
+                    : backend_->DescribeKey() + " is missing; the state's sensitive values were hashed with it");
     d.notes.push_back("sensitive values cannot be compared with the configuration, so they are treated as changed");
-    d.help = "restore " + key_path() + " from where the state came from, or apply once to re-record the values";
+    d.help = "restore the key from where the state came from, or apply once to re-record the values";
   }
   current_ = state;
   loaded_ = true;
@@ -160,29 +127,10 @@ bool StateStore::Save(const State& state, Diagnostics& diags) {
   return Update([&state](State& s) { s = state; }, diags);
 }
 
-std::string StateStore::CheckUnchangedOnDisk() const {
-  struct stat st;
-  bool exists = StatFile(path_, &st);
-  if (!exists && !file_id_.exists) return "";
-  if (exists != file_id_.exists) {
-    return file_id_.exists ? path_ + " was removed since kiln read it"
-                           : path_ + " was created by someone else since kiln looked for it";
-  }
-  FileId now{true, st.st_dev, st.st_ino, st.st_size,
-             int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
-  if (!(now == file_id_)) return path_ + " was changed by someone else since kiln read it";
-  return "";
-}
-
-bool StateStore::EnsureKeyFile(Diagnostics& diags) {
-  if (key_on_disk_) return true;
-  std::string error;
-  if (!fs::MakeParentDirs(key_path(), 0700, &error) ||
-      !fs::WriteFileAtomic(key_path(), hasher_.key(), 0600, &error)) {
-    diags.Error("E0804", SourceRange{}, "cannot write state key file " + key_path() + ": " + error);
-    return false;
-  }
-  key_on_disk_ = true;
+bool StateStore::EnsureKey(Diagnostics& diags) {
+  if (key_stored_) return true;
+  if (!backend_->WriteKey(hasher_.key(), diags)) return false;
+  key_stored_ = true;
   return true;
 }
 
@@ -190,9 +138,9 @@ bool StateStore::Update(const std::function<void(State&)>& edit, Diagnostics& di
   std::unique_lock<std::mutex> lock(mu_);
   if (!loaded_) {
     Diagnostic& d = diags.Error("E0806", SourceRange{},
-                                load_failed_ ? "refusing to write state: " + path_ + " could not be read"
+                                load_failed_ ? "refusing to write state: the " + backend_->Describe() + " could not be read"
                                              : "internal error: state saved before it was loaded");
-    d.notes.push_back(path_ + " is left as it is");
+    d.notes.push_back("the " + backend_->Describe() + " is left as it is");
     return false;
   }
   int64_t serial = current_.serial;
@@ -212,7 +160,7 @@ bool StateStore::Update(const std::function<void(State&)>& edit, Diagnostics& di
     uint64_t gen = edit_gen_;
     current_.hash_key_id = HasHashes(current_) ? hasher_.KeyId() : "";
     std::string body = format::SerializeBody(current_, body_cache_.get());
-    if (file_id_.exists && body == persisted_body_ && current_.lineage == persisted_lineage_ &&
+    if (persisted_exists_ && body == persisted_body_ && current_.lineage == persisted_lineage_ &&
         current_.hash_key_id == persisted_key_id_) {
       written_gen_ = gen;  // nothing changed: nothing to write, serial stays
       break;
@@ -224,100 +172,35 @@ bool StateStore::Update(const std::function<void(State&)>& edit, Diagnostics& di
     header.serial = persisted_serial_ + 1;
     header.kiln_version = KILN_VERSION;
     std::string text = format::Assemble(format::SerializeHeader(header), body);
-    bool need_key = !current_.hash_key_id.empty() && !key_on_disk_;
+    bool need_key = !current_.hash_key_id.empty() && !key_stored_;
+    int64_t expected = persisted_exists_ ? persisted_serial_ : 0;
     writing_ = true;
     lock.unlock();
 
     Diagnostics io;
-    bool ok = true;
-    std::string error;
-    FileId written;
-    if (std::string changed = CheckUnchangedOnDisk(); !changed.empty()) {
-      Diagnostic& d = io.Error("E0805", SourceRange{}, "refusing to write state: " + changed);
-      d.notes.push_back("another process wrote the state without holding the lock");
-      d.help = "run kiln again so that it reads the current state";
-      ok = false;
-    }
-    if (ok && need_key) ok = EnsureKeyFile(io);
-    if (ok && !fs::MakeParentDirs(path_, 0700, &error)) {
-      io.Error("E0804", SourceRange{}, "cannot write state: " + error);
-      ok = false;
-    }
-    if (ok && file_id_.exists) {
-      // The previous version becomes the backup: a hard link is atomic and
-      // copies nothing; fall back to a copy where links are not supported.
-      std::string tmp = backup_path() + ".tmp-" + std::to_string(::getpid());
-      ::unlink(tmp.c_str());
-      if (::link(path_.c_str(), tmp.c_str()) == 0) {
-        if (::rename(tmp.c_str(), backup_path().c_str()) != 0) {
-          error = fs::ErrnoText(errno);
-          ok = false;
-        }
-        // rename() does nothing when both names are links to one file (the
-        // backup already is the current file, after a crash between the two
-        // renames of a save); the temp name must go either way.
-        ::unlink(tmp.c_str());
-      } else {
-        std::string previous;
-        ok = fs::ReadFile(path_, &previous, &error) &&
-             fs::WriteFileAtomic(backup_path(), previous, 0600, &error);
-      }
-      if (!ok) io.Error("E0804", SourceRange{}, "cannot keep a backup of the state in " + backup_path() + ": " + error);
-    }
-    if (ok && !fs::WriteFileAtomic(path_, text, 0600, &error)) {
-      Diagnostic& d = io.Error("E0804", SourceRange{}, "cannot write state file " + path_ + ": " + error);
-      d.notes.push_back("the state on disk is the previous complete version; nothing was half-written");
-      ok = false;
-    }
-    if (ok) {
-      struct stat st;
-      if (StatFile(path_, &st)) {
-        written = FileId{true, st.st_dev, st.st_ino, st.st_size,
-                         int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
-      }
-    }
+    bool ok = !need_key || EnsureKey(io);
+    ok = ok && backend_->WriteState(text, expected, header.serial, header.lineage, io);
 
     lock.lock();
     writing_ = false;
     if (ok) {
-      file_id_ = written;
       persisted_body_ = std::move(body);
       persisted_lineage_ = current_.lineage;
       persisted_key_id_ = header.hash_key_id;
       persisted_serial_ = header.serial;
+      persisted_exists_ = true;
       current_.serial = header.serial;
       current_.kiln_version = header.kiln_version;
       written_gen_ = gen;
     } else {
       failed_gen_ = gen;
-      failure_ = io.items().front();
+      failure_ = io.items().empty() ? Diagnostic{} : io.items().front();
     }
     written_cv_.notify_all();
   }
   return true;
 }
 
-std::string StateStore::BackupCopy(Diagnostics& diags) const {
-  std::string text, error;
-  if (!fs::ReadFile(path_, &text, &error)) {
-    diags.Error("E0804", SourceRange{}, "cannot back up state file " + path_ + ": " + error);
-    return "";
-  }
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-  std::string target = path_ + "." + stamp + ".backup";
-  struct stat st;
-  for (int n = 2; StatFile(target, &st); ++n) {
-    target = path_ + "." + stamp + "-" + std::to_string(n) + ".backup";
-  }
-  if (!fs::WriteFileAtomic(target, text, 0600, &error)) {
-    diags.Error("E0804", SourceRange{}, "cannot back up state file " + path_ + ": " + error);
-    return "";
-  }
-  return target;
-}
+std::string StateStore::BackupCopy(Diagnostics& diags) const { return backend_->KeepCopy(diags); }
 
 }  // namespace kiln::state

@@ -83,7 +83,7 @@ TEST_F(CliTest, PlanApplyDestroyWithExitCodes) {
   EXPECT_NE(plan.out.find("Plan: 4 to add, 0 to change, 0 to replace, 0 to destroy."), std::string::npos);
   KilnRun noapprove = Kiln("apply");
   EXPECT_EQ(noapprove.code, 1);
-  EXPECT_NE(noapprove.out.find("stdin is not a terminal; pass --auto-approve"), std::string::npos);
+  EXPECT_NE(noapprove.out.find("apply needs confirmation: type `yes` on stdin or pass --auto-approve"), std::string::npos);
   EXPECT_TRUE(Objects().empty());
   KilnRun apply = Kiln("apply --auto-approve");
   EXPECT_EQ(apply.code, 0) << apply.out;

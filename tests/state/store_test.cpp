@@ -56,12 +56,17 @@ TEST(StateStore, SaveIsAtomicMode0600AndLeavesNoTempFiles) {
   s.Upsert(Res("endpoint.chat", {{"id", "1"}}));
   ASSERT_TRUE(store.Save(s, diags)) << diags.items()[0].message;
   EXPECT_EQ(FileMode(store.path()), 0600);
-  EXPECT_EQ(dir.Files(), (std::vector<std::string>{".kiln/state.json"}));  // no temp, no key needed
+  // No temp file, no key needed; the version is kept in history/ (a link).
+  EXPECT_EQ(dir.Files(), (std::vector<std::string>{".kiln/history/log.jsonl", ".kiln/history/state.1.json",
+                                                   ".kiln/state.json"}));
 
   s.Upsert(Res("endpoint.two", {{"id", "2"}}));
   ASSERT_TRUE(store.Save(s, diags));
-  EXPECT_EQ(dir.Files(), (std::vector<std::string>{".kiln/state.json", ".kiln/state.json.backup"}));
+  EXPECT_EQ(dir.Files(), (std::vector<std::string>{".kiln/history/log.jsonl", ".kiln/history/state.1.json",
+                                                   ".kiln/history/state.2.json", ".kiln/state.json",
+                                                   ".kiln/state.json.backup"}));
   EXPECT_EQ(FileMode(store.backup_path()), 0600);
+  EXPECT_EQ(FileMode(dir / ".kiln/history/state.1.json"), 0600);
 
   State reread;
   StateStore again(store.path());
@@ -232,7 +237,10 @@ TEST(StateStore, ConcurrentUpdatesAllLandAndFileStaysValid) {
   EXPECT_EQ(final_state.resources.size(), size_t{kThreads * kEach});
   EXPECT_GE(final_state.serial, 1);
   EXPECT_LE(final_state.serial, kThreads * kEach);  // group commit may batch
-  EXPECT_EQ(dir.Files(), (std::vector<std::string>{"state.json", "state.json.backup"}));
+  std::vector<std::string> files;
+  for (const std::string& f : dir.Files())
+    if (f.rfind("history/", 0) != 0) files.push_back(f);  // the versions kept
+  EXPECT_EQ(files, (std::vector<std::string>{"state.json", "state.json.backup"}));
 }
 
 TEST(StateStore, SensitiveKeyFileIsCreatedAndChecked) {
