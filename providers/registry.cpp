@@ -13,6 +13,7 @@
 #include <set>
 
 #include "providers/discovery.h"
+#include "providers/kubernetes/kubernetes_provider.h"
 #include "providers/local/local_provider.h"
 #include "providers/rpc/rpc_provider.h"
 
@@ -33,6 +34,7 @@ BuiltinTable& Builtins() {
   static BuiltinTable* table = [] {
     auto* t = new BuiltinTable;
     t->factories["local"] = [] { return NewLocalProvider(); };
+    t->factories["kubernetes"] = [] { return NewKubernetesProvider(); };
     return t;
   }();
   return *table;

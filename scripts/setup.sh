@@ -6,6 +6,7 @@ packages=(
   cmake ninja-build g++ antlr4 libantlr4-runtime-dev llvm-14-dev
   nlohmann-json3-dev libcurl4-openssl-dev googletest libgtest-dev
   python3 slurm-wlm slurmrestd munge curl
+  golang-go etcd-server rsync golang-github-modern-go-reflect2-dev libyaml-cpp-dev dpkg-dev make openssl
 )
 missing=()
 for p in "${packages[@]}"; do
