@@ -170,7 +170,7 @@ bool LoadKubeconfig(const std::string& path, const std::string& context, Connect
     return false;
   }
   YAML::Node ctx = Named(root, "contexts", ctx_name, "context");
-  if (!ctx) {
+  if (!ctx || ctx.IsNull()) {
     std::string names;
     if (root["contexts"] && root["contexts"].IsSequence())
       for (const auto& c : root["contexts"]) names += (names.empty() ? "" : ", ") + Scalar(c, "name");
@@ -180,7 +180,7 @@ bool LoadKubeconfig(const std::string& path, const std::string& context, Connect
   }
   std::string cluster_name = Scalar(ctx, "cluster"), user_name = Scalar(ctx, "user");
   YAML::Node cluster = Named(root, "clusters", cluster_name, "cluster");
-  if (!cluster) {
+  if (!cluster || cluster.IsNull()) {
     *error = "kubeconfig " + path + ": context `" + ctx_name + "` names cluster `" + cluster_name +
              "`, which is not defined";
     return false;
@@ -192,7 +192,7 @@ bool LoadKubeconfig(const std::string& path, const std::string& context, Connect
     out->ca_file = WriteTemp(Unbase64(data), "ca");
   out->namespace_ = Scalar(ctx, "namespace");
   YAML::Node user = Named(root, "users", user_name, "user");
-  if (user) {
+  if (user && user.IsMap()) {
     out->token = Scalar(user, "token");
     if (std::string tf = Scalar(user, "tokenFile"); out->token.empty() && !tf.empty()) {
       std::ifstream in(Resolve(path, tf));

@@ -410,6 +410,12 @@ class KubernetesProvider : public Provider {
     Rendered r = Render(req.kind, config, ctx);
     std::vector<Object> objects = r.objects;
     if (req.kind == "cluster" && !objects.empty()) objects.resize(1);  // the namespace takes the rest along
+    bool has_secret = std::any_of(objects.begin(), objects.end(), [](const Object& o) { return o.type.kind == "Secret"; });
+    if (!has_secret && (req.kind == "training_job" || req.kind == "endpoint")) {
+      // State may hold the secrets redacted: the Secret goes in any case.
+      json md = {{"name", kube::DnsName(req.address) + "-secrets"}, {"namespace", ctx.ns}};
+      objects.insert(objects.begin(), Object{kSecrets, {{"metadata", md}}});
+    }
     if (req.kind == "datastore" && !objects.empty()) {
       Result got = client_->Get(objects[0].type, objects[0].ns(), objects[0].name());
       if (got.ok() && got.body["status"].value("phase", "") == "Bound" && !Bool(req.state, "force_destroy")) {
@@ -665,7 +671,6 @@ class KubernetesProvider : public Provider {
         fields += (fields.empty() ? "" : ", ") + c.field;
         if (seen.insert(c.manager).second) managers += (managers.empty() ? "\"" : ", \"") + c.manager + "\"";
       }
-      if (!managers.empty()) managers += "\"";
       if (repair) {
         if (progress) progress("taking back " + fields + " of " + obj.Describe() + " from field manager " + managers);
         res = client_->Apply(obj.type, obj.body, true, dry_run);
@@ -760,7 +765,7 @@ class KubernetesProvider : public Provider {
     std::string what = std::to_string(gpu.count) + " × " + (want.empty() ? "GPU" : want);
     int64_t need_nodes = kind == "endpoint" ? 1 : pods;
     if (fitting < need_nodes) {
-      diags->push_back(Err(kind + " " + address + " needs " +
+      diags->push_back(Err(address + " needs " +
                                (need_nodes > 1 ? std::to_string(need_nodes) + " nodes with " : "a node with ") + what +
                                " allocatable, but " + (fitting == 0 ? "no node has" : "only " + std::to_string(fitting) + " have") +
                                " that (" + GpuSummary(seen) + ")",
@@ -780,7 +785,7 @@ class KubernetesProvider : public Provider {
       int64_t need = gpu.count * pods;
       int64_t allowed = static_cast<int64_t>(h) - (create ? static_cast<int64_t>(u) : 0);
       if (need > allowed)
-        diags->push_back(Err(kind + " " + address + " needs " + std::to_string(need) + " nvidia.com/gpu (" + what +
+        diags->push_back(Err(address + " needs " + std::to_string(need) + " nvidia.com/gpu (" + what +
                                  " × " + std::to_string(pods) + " pod" + (pods == 1 ? "" : "s") +
                                  ") but the ResourceQuota " + ctx.ns + "/" + q["metadata"].value("name", "") +
                                  " allows " + std::to_string(static_cast<int64_t>(h)) + " (" +

@@ -335,7 +335,12 @@ Rendered RenderCluster(const json& config, const RenderContext& ctx) {
   // Containers without requests still count against a cpu/memory quota
   // through these defaults; no container asks more GPUs than a node has.
   json limit = {{"type", "Container"}, {"defaultRequest", {{"cpu", "100m"}, {"memory", "256Mi"}}}};
-  if (gpu.count > 0) limit["max"] = {{kGpuResource, std::to_string(gpu.count)}};
+  if (gpu.count > 0) {
+    limit["max"] = {{kGpuResource, std::to_string(gpu.count)}};
+    // Without it the server defaults the limit to `max`: every container
+    // would ask for a node's GPUs.
+    limit["default"] = {{kGpuResource, "0"}};
+  }
   out.objects.push_back(Make(kLimitRange, Metadata(ctx, "kiln-limits"), {{"spec", {{"limits", json::array({limit})}}}}));
   return out;
 }

@@ -110,6 +110,14 @@ def cond(kind, status):
     return {"type": kind, "status": status, "lastTransitionTime": now()}
 
 
+def anti_affinity_labels(pod):
+    """matchLabels of the pod's required anti-affinity on the hostname."""
+    terms = (((pod["spec"].get("affinity") or {}).get("podAntiAffinity") or {})
+             .get("requiredDuringSchedulingIgnoredDuringExecution") or [])
+    return [t.get("labelSelector", {}).get("matchLabels", {}) for t in terms
+            if t.get("topologyKey") == "kubernetes.io/hostname"]
+
+
 def sync_pods():
     code, pods = call("GET", "/api/v1/pods")
     if code != 200:
@@ -127,13 +135,25 @@ def sync_pods():
             continue
         node = p["spec"].get("nodeName")
         if not node:
-            node = min(load, key=lambda k: (load[k], k))
+            # Least loaded node that no pod matching a required anti-affinity
+            # is on (finished pods included, so ranks never share a node).
+            taken = set()
+            for sel in anti_affinity_labels(p):
+                for q in pods["items"]:
+                    labels = q["metadata"].get("labels") or {}
+                    if q["spec"].get("nodeName") and all(labels.get(k) == v for k, v in sel.items()):
+                        taken.add(q["spec"]["nodeName"])
+            free = [n for n in load if n not in taken]
+            if not free:
+                continue
+            node = min(free, key=lambda k: (load[k], k))
             code, _ = call("POST", base + "/binding", {
                 "apiVersion": "v1", "kind": "Binding", "metadata": {"name": name, "namespace": ns},
                 "target": {"apiVersion": "v1", "kind": "Node", "name": node}})
             if code >= 300:
                 continue
             load[node] += 1
+            p["spec"]["nodeName"] = node
         phase = p.get("status", {}).get("phase")
         image = " ".join(c["image"] for c in p["spec"]["containers"])
         if phase in ("Succeeded", "Failed"):
