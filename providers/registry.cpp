@@ -13,6 +13,7 @@
 #include "core/hash.h"
 #include "core/suggest.h"
 #include "providers/discovery.h"
+#include "providers/kubernetes/kubernetes_provider.h"
 #include "providers/local/local_provider.h"
 #include "providers/rpc/rpc_provider.h"
 #include "providers/slurm/slurm_provider.h"
@@ -35,6 +36,7 @@ BuiltinTable& Builtins() {
     auto* t = new BuiltinTable;
     t->factories[kDefaultProviderType] = [] { return NewLocalProvider(); };
     t->factories["slurm"] = [] { return NewSlurmProvider(); };
+    t->factories["kubernetes"] = [] { return NewKubernetesProvider(); };
     return t;
   }();
   return *table;

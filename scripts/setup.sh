@@ -7,6 +7,7 @@ packages=(
   nlohmann-json3-dev libcurl4-openssl-dev googletest libgtest-dev
   python3 slurm-wlm slurmrestd munge curl slurm-wlm-jwt-plugin
   libpq-dev postgresql
+  golang-go etcd-server rsync golang-github-modern-go-reflect2-dev libyaml-cpp-dev dpkg-dev make openssl
 )
 missing=()
 for p in "${packages[@]}"; do
