@@ -6,6 +6,7 @@ packages=(
   cmake ninja-build g++ antlr4 libantlr4-runtime-dev llvm-14-dev
   nlohmann-json3-dev libcurl4-openssl-dev googletest libgtest-dev
   python3 slurm-wlm slurmrestd munge curl
+  golang-go golang-github-hashicorp-hcl-v2-dev jsonnet gnuplot-nox time
 )
 missing=()
 for p in "${packages[@]}"; do
