@@ -49,7 +49,7 @@ TEST(Wire, SetAndEraseAtPath) {
 TEST(Wire, RedactPathsKeepsNullsAndUnknowns) {
   json v = json::parse(R"({"env": {"TOKEN": "s3cret", "EMPTY": null}, "id": {"$unknown": true}})");
   json r = RedactPaths(v, {{"env", "TOKEN"}, {"env", "EMPTY"}, {"id"}, {"absent"}});
-  EXPECT_EQ(r, json::parse(R"({"env": {"TOKEN": "(sensitive)", "EMPTY": null}, "id": {"$unknown": true}})"));
+  EXPECT_EQ(r, json::parse(R"j({"env": {"TOKEN": "(sensitive)", "EMPTY": null}, "id": {"$unknown": true}})j"));
   EXPECT_EQ(RedactPaths(v, {{}}), json(kSensitivePlaceholder));
 }
 
