@@ -246,7 +246,9 @@ Attempt RunNodes(const json& spec, const std::vector<int>& gpus, int attempt) {
   int port = FreeTcpPort();
   std::string addrs;
   for (int r = 0; r < nodes; ++r) addrs += (r ? "," : "") + std::string("127.0.0.1");
-  base["KILN_NUM_NODES"] = base["WORLD_SIZE"] = std::to_string(nodes);
+  base["KILN_NUM_NODES"] = std::to_string(nodes);
+  // The contract (docs/language.md): nodes x GPUs per node; nodes without GPUs.
+  base["WORLD_SIZE"] = std::to_string(per > 0 ? nodes * per : nodes);
   base["KILN_NODE_ADDRS"] = addrs;
   base["KILN_MASTER_ADDR"] = base["MASTER_ADDR"] = "127.0.0.1";
   base["KILN_MASTER_PORT"] = base["MASTER_PORT"] = std::to_string(port);

@@ -216,7 +216,7 @@ TEST_F(LocalSched, TwoNodeJobSeesRanksZeroAndOne) {
   EXPECT_EQ(y[0], "1");
   EXPECT_EQ(y[1], "1");
   EXPECT_EQ(x[2], "2");
-  EXPECT_EQ(x[3], "2");
+  EXPECT_EQ(x[3], "4");  // WORLD_SIZE: 2 nodes x 2 GPUs
   EXPECT_EQ(x[4], "127.0.0.1");
   EXPECT_EQ(x[5], y[5]);  // one master port
   EXPECT_EQ(x[5], x[6]);

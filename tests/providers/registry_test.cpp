@@ -187,14 +187,14 @@ TEST(Registry, UnknownProviderSaysWhereItLooked) {
   o.working_dir = root;
   o.search_path = {root + "/p"};
   o.kiln_binary_dir = root + "/bin";
-  Touch(root + "/p/kiln-provider-slurmx");
+  Touch(root + "/p/kiln-provider-acmex");
   ProviderRegistry reg(o);
   ProviderDiagnostics d;
-  EXPECT_EQ(reg.SchemaFor("slurmy", &d), nullptr);
+  EXPECT_EQ(reg.SchemaFor("acmey", &d), nullptr);
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0].summary,
-            "unknown provider `slurmy`: it is not built in and no executable kiln-provider-slurmy "
-            "was found (did you mean `slurmx`?)");
+            "unknown provider `acmey`: it is not built in and no executable kiln-provider-acmey "
+            "was found (did you mean `acmex`?)");
   EXPECT_NE(d[0].detail.find(root + "/.kiln/providers"), std::string::npos);
   fs::remove_all(root);
 }
