@@ -1,6 +1,8 @@
 // endpoint: one long-running Slurm job per replica, each listening on
 // `port` + its index on the node it landed on; ready when its health check
 // answers 2xx. Changes roll through the replicas one at a time.
+#include <algorithm>
+
 #include "providers/slurm/provider_impl.h"
 #include "providers/slurm/script.h"
 
@@ -169,15 +171,26 @@ ApplyResponse SlurmProvider::ApplyEndpoint(const ApplyRequest& req) {
     for (const auto& u : req.prior.value("urls", json::array()))
       if (u.is_string()) old_urls.push_back(u.get<std::string>());
   }
-  JobsSnapshot jobs;
-  if (!old_ids.empty()) {
-    jobs = FetchJobs();
-    if (!jobs.ok) {
-      resp.diagnostics = jobs.diagnostics;
-      resp.state = req.prior;
-      return resp;
-    }
+  // The live jobs: which replicas still run, and replicas whose submit
+  // answer was lost (alive, carrying this endpoint's comment, recorded
+  // nowhere), which are cancelled before their replica starts again.
+  JobsSnapshot jobs = FetchJobs();
+  if (!jobs.ok) {
+    resp.diagnostics = jobs.diagnostics;
+    resp.state = req.prior.is_null() ? json() : req.prior;
+    return resp;
   }
+  auto cancel_strays = [&](int64_t index) {
+    std::string tag = "replica=" + std::to_string(index);
+    for (const auto& j : jobs.jobs) {
+      if (!JobAlive(j.state) || !CommentIsFor(j.comment, req.address)) continue;
+      if ((" " + j.comment + " ").find(" " + tag + " ") == std::string::npos) continue;
+      if (std::find(old_ids.begin(), old_ids.end(), j.id) != old_ids.end()) continue;
+      if (req.progress) req.progress("cancelling Slurm job " + std::to_string(j.id) + ", a stray of replica " +
+                                     std::to_string(index) + " whose submit answer was lost");
+      CancelJob(j.id, &resp.diagnostics);
+    }
+  };
   json state = c;
   state["id"] = create ? json("kiln-" + Slug(req.address)) : req.prior.value("id", json("kiln-" + Slug(req.address)));
   std::vector<int64_t> ids;
@@ -208,6 +221,7 @@ ApplyResponse SlurmProvider::ApplyEndpoint(const ApplyRequest& req) {
       if (req.progress) req.progress("replacing replica " + std::to_string(i));
       CancelJob(old_ids[i], &resp.diagnostics);
     }
+    cancel_strays(i);
     int64_t id = 0;
     std::string url;
     ok = StartReplica(req, static_cast<int>(i), static_cast<int>(base + i), &id, &url, &resp.diagnostics);

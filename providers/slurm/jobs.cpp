@@ -64,7 +64,8 @@ PlanResponse SlurmProvider::PlanJob(const PlanRequest& req) {
   return resp;
 }
 
-bool SlurmProvider::SubmitJob(const ApplyRequest& req, json* state, ProviderDiagnostics* diags) {
+bool SlurmProvider::SubmitJob(const ApplyRequest& req, json* state, ProviderDiagnostics* diags, bool* uncertain) {
+  if (uncertain) *uncertain = false;
   const json& c = req.config;
   int nodes = static_cast<int>(Int(c, "nodes", 1));
   Request r;
@@ -118,7 +119,7 @@ bool SlurmProvider::SubmitJob(const ApplyRequest& req, json* state, ProviderDiag
   // Before the submit: an interrupted create is adopted with this.
   SaveRecord("training_job", req.address, *state);
   int64_t id = 0;
-  if (!Submit(spec, &id, diags, req.progress)) return false;
+  if (!Submit(spec, &id, diags, req.progress, uncertain)) return false;
   (*state)["id"] = std::to_string(id);
   (*state)["attempts"] = Int(*state, "attempts", 0) + 1;
   std::string log = spec.standard_output;
@@ -166,7 +167,16 @@ ApplyResponse SlurmProvider::ApplyJob(const ApplyRequest& req) {
     }
     state = c;
     state["attempts"] = 0;
-    if (!SubmitJob(req, &state, &resp.diagnostics)) return resp;
+    bool uncertain = false;
+    if (!SubmitJob(req, &state, &resp.diagnostics, &uncertain)) {
+      // The job may exist: recorded without an id (kiln taints it), so
+      // that the next refresh looks it up by its comment.
+      if (uncertain) {
+        state["id"] = "";
+        resp.state = state;
+      }
+      return resp;
+    }
   }
   if (Bool(c, "wait")) WaitForJob(req, &state, &resp.diagnostics);
   resp.state = state;
@@ -215,7 +225,11 @@ void SlurmProvider::WaitForJob(const ApplyRequest& req, json* state, ProviderDia
 ReadResponse SlurmProvider::ReadJob(const ReadRequest& req, const JobsSnapshot* jobs) {
   ReadResponse resp;
   if (!Ready(&resp.diagnostics)) return resp;
-  if (!req.state.is_object()) {
+  json state = req.state;
+  // A submit whose answer was lost while Slurm could not be asked: no id,
+  // never counted as an attempt.
+  bool undecided = state.is_object() && Str(state, "id").empty() && Int(state, "attempts", 1) == 0;
+  if (!state.is_object() || undecided) {
     // An interrupted create: the newest job with this address's comment.
     JobsSnapshot fetched;
     if (!jobs) {
@@ -228,7 +242,7 @@ ReadResponse SlurmProvider::ReadJob(const ReadRequest& req, const JobsSnapshot* 
     }
     const JobInfo* job = jobs->FindByComment(req.address);
     if (!job) return resp;
-    json state = LoadRecord("training_job", req.address);
+    if (!undecided) state = LoadRecord("training_job", req.address);
     if (!state.is_object()) state = json::object();
     state["id"] = std::to_string(job->id);
     if (!job->standard_output.empty()) state["log"] = job->standard_output;
@@ -237,7 +251,6 @@ ReadResponse SlurmProvider::ReadJob(const ReadRequest& req, const JobsSnapshot* 
     resp.state = state;
     return resp;
   }
-  json state = req.state;
   int64_t id = std::atoll(Str(state, "id").c_str());
   if (id <= 0) return resp;  // never submitted
   if (jobs) {

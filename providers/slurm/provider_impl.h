@@ -76,8 +76,11 @@ class SlurmProvider : public Provider {
   std::string GresFor(const std::string& partition, const Request& req);
 
   // A submit that never makes a duplicate: on a lost answer the job is
-  // looked up by its unique comment before the next attempt.
-  bool Submit(const JobSpec& spec, int64_t* job_id, ProviderDiagnostics* diags, const ProgressFn& progress);
+  // looked up by its unique comment before the next attempt. When Slurm
+  // cannot be asked (slurmrestd stays away), *uncertain says the job may
+  // exist: the caller records that instead of forgetting it.
+  bool Submit(const JobSpec& spec, int64_t* job_id, ProviderDiagnostics* diags, const ProgressFn& progress,
+              bool* uncertain = nullptr);
   bool CancelJob(int64_t id, ProviderDiagnostics* diags);
   std::string NewNonce();
   bool Cancelled() const;
@@ -93,7 +96,7 @@ class SlurmProvider : public Provider {
 
   PlanResponse PlanJob(const PlanRequest& req);
   ApplyResponse ApplyJob(const ApplyRequest& req);
-  bool SubmitJob(const ApplyRequest& req, json* state, ProviderDiagnostics* diags);
+  bool SubmitJob(const ApplyRequest& req, json* state, ProviderDiagnostics* diags, bool* uncertain = nullptr);
   void RefreshJob(const JobInfo* job, json* state);
   void WaitForJob(const ApplyRequest& req, json* state, ProviderDiagnostics* diags);
   ReadResponse ReadJob(const ReadRequest& req, const JobsSnapshot* jobs);

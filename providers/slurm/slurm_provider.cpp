@@ -337,11 +337,16 @@ bool SlurmProvider::CancelJob(int64_t id, ProviderDiagnostics* diags) {
   return real.empty();
 }
 
-bool SlurmProvider::Submit(const JobSpec& base, int64_t* job_id, ProviderDiagnostics* diags, const ProgressFn& progress) {
+bool SlurmProvider::Submit(const JobSpec& base, int64_t* job_id, ProviderDiagnostics* diags, const ProgressFn& progress,
+                           bool* uncertain) {
+  if (uncertain) *uncertain = false;
   JobSpec spec = base;
   std::string nonce = NewNonce();
   spec.comment += " submit=" + nonce;
   const int kAttempts = 3;
+  // After a lost answer, how long to keep asking whether Slurm made the job
+  // (a slurmrestd restart takes seconds) before giving up undecided.
+  const int kLookupMs = 30000;
   int backoff = 500;
   for (int attempt = 1; attempt <= kAttempts; ++attempt) {
     json answer;
@@ -375,11 +380,19 @@ bool SlurmProvider::Submit(const JobSpec& base, int64_t* job_id, ProviderDiagnos
       diags->insert(diags->end(), post_diags.begin(), post_diags.end());
       return false;
     }
-    // No answer: the job may exist. Look for it before submitting again.
+    // No answer: the job may exist. Look for it before submitting again,
+    // and never submit again before knowing.
     if (progress) progress("no answer to the submit; looking the job up by its comment");
-    Sleep(backoff);
-    backoff *= 2;
-    JobsSnapshot jobs = FetchJobs();
+    JobsSnapshot jobs;
+    for (int waited = 0;;) {
+      if (Cancelled()) break;
+      Sleep(backoff);
+      waited += backoff;
+      backoff = std::min(backoff * 2, 4000);
+      jobs = FetchJobs();
+      if (jobs.ok || waited >= kLookupMs) break;
+      if (progress) progress("slurmrestd does not answer yet; asking again whether the job was created");
+    }
     if (jobs.ok) {
       for (const auto& j : jobs.jobs) {
         if (j.comment == spec.comment) {
@@ -387,14 +400,18 @@ bool SlurmProvider::Submit(const JobSpec& base, int64_t* job_id, ProviderDiagnos
           return true;
         }
       }
+      // Slurm answers and has no such job: it was never created.
       if (attempt < kAttempts) continue;
+      diags->insert(diags->end(), post_diags.begin(), post_diags.end());
+      return false;
     }
+    if (uncertain) *uncertain = true;
     diags->insert(diags->end(), post_diags.begin(), post_diags.end());
-    if (!jobs.ok) {
-      diags->push_back(Err("the submit got no answer and the job could not be looked up; the next plan "
-                           "finds it by its comment if Slurm created it"));
-      diags->insert(diags->end(), jobs.diagnostics.begin(), jobs.diagnostics.end());
-    }
+    diags->push_back(Err("the submit got no answer and slurmrestd could not be asked whether Slurm created the job",
+                         {},
+                         "the object is recorded as tainted; the next plan looks the job up by its comment and the "
+                         "next apply replaces it, so it never runs twice"));
+    diags->insert(diags->end(), jobs.diagnostics.begin(), jobs.diagnostics.end());
     return false;
   }
   return false;

@@ -10,10 +10,23 @@ W=$(mktemp -d /tmp/kiln-slurm-it.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 pass=0
 failed=()
+# No step may hang the suite: every kiln run and every check has a time
+# limit; one that runs out fails with a message and the suite goes on (the
+# cluster is torn down by slurm_cluster.sh either way).
+step_timeout=${KILN_SLURM_STEP_TIMEOUT:-150}
+check_timeout=${KILN_SLURM_CHECK_TIMEOUT:-60}
 ok() { echo "[       OK ] $1"; pass=$((pass + 1)); }
 bad() { echo "[  FAILED  ] $1"; failed+=("$1"); }
-# check NAME COMMAND...: passes when the command succeeds.
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+# check NAME COMMAND...: passes when the command succeeds within
+# $check_timeout seconds (the helpers below are exported for it).
+check() {
+  local name=$1; shift
+  timeout -k 5 "$check_timeout" bash -c '"$@"' check "$@"
+  local rc=$?
+  if [ $rc = 0 ]; then ok "$name"; return; fi
+  [ $rc = 124 ] || [ $rc = 137 ] && echo "--- timed out after ${check_timeout}s: $*"
+  bad "$name"
+}
 contains() { grep -qF -- "$2" "$1" || { echo "--- $1 does not contain: $2"; sed 's/^/    /' "$1" | tail -n 30; return 1; }; }
 lacks() { ! grep -rqF -- "$2" "$1" || { echo "--- $1 contains: $2"; return 1; }; }
 # Alive Slurm jobs (pending, running, completing) whose comment is for ADDRESS.
@@ -22,7 +35,23 @@ queue_empty() {
   for _ in $(seq 50); do [ -z "$(squeue -h -t PD,R -o %i)" ] && return 0; sleep 0.2; done
   squeue; return 1
 }
-run() { local dir=$1 out=$2; shift 2; "$kiln" -C "$dir" "$@" >"$out" 2>&1; }
+# No file named `script` under DIR (Slurm's saved batch scripts) holds TEXT;
+# fails when there is none to look at.
+not_in_scripts() {
+  local files=()
+  mapfile -t files < <(find "$1" -type f -name script)
+  ((${#files[@]})) || { echo "--- no job scripts under $1"; return 1; }
+  ! grep -lF -- "$2" "${files[@]}"
+}
+export -f contains lacks alive_jobs queue_empty not_in_scripts
+# kiln with a time limit; a run that runs out says so in its output file.
+kiln_limited() {
+  timeout -k 10 "$step_timeout" "$kiln" "$@"
+  local rc=$?
+  if [ $rc = 124 ] || [ $rc = 137 ]; then echo "TIMEOUT: kiln $* did not finish within ${step_timeout}s"; fi
+  return $rc
+}
+run() { local dir=$1 out=$2; shift 2; kiln_limited -C "$dir" "$@" >"$out" 2>&1; }
 
 provider_block() {
   cat <<KILN
@@ -94,8 +123,7 @@ check "the token is not in the apply output" lacks "$W/apply1.txt" "$SLURM_JWT"
 check "the token is not in the shared root" lacks "$KILN_SLURM_SHARED" "$SLURM_JWT"
 check "the secret is not in kiln's files" lacks "$A/.kiln" "s3cr3t-value-42"
 check "the secret is not in the shared root" lacks "$KILN_SLURM_SHARED" "s3cr3t-value-42"
-scripts=$(find "$KILN_SLURM_DIR/state" -name script)
-check "the secret is not in job scripts" bash -c "[ -n '$scripts' ] && ! grep -qF s3cr3t-value-42 $scripts"
+check "the secret is not in job scripts" not_in_scripts "$KILN_SLURM_DIR/state" "s3cr3t-value-42"
 check "the secret is not in job comments" bash -c "! squeue -h -t all -o '%k' | grep -qF s3cr3t"
 
 run "$A" "$W/plan2.txt" plan --detailed-exitcode
@@ -196,7 +224,7 @@ training_job many for i in ["a", "b", "c", "d", "e", "f"] {
 }
 KILN
 } >"$R/main.kiln"
-"$kiln" -C "$R" apply --auto-approve --parallelism 1 >"$W/restart1.txt" 2>&1 &
+kiln_limited -C "$R" apply --auto-approve --parallelism 1 >"$W/restart1.txt" 2>&1 &
 apply_pid=$!
 for _ in $(seq 100); do [ "$(squeue -h -o %k | grep -c 'kiln:training_job.many')" -ge 1 ] && break; sleep 0.1; done
 "$KILN_SLURM_RESTD" stop
@@ -204,6 +232,9 @@ sleep 2
 "$KILN_SLURM_RESTD" start
 wait $apply_pid
 echo "--- the apply during the restart:"; sed 's/^/    /' "$W/restart1.txt" | grep -v '^ *$' | tail -n 12
+# A submit whose answer is lost waits for slurmrestd to come back and asks
+# whether the job exists before submitting again.
+check "an apply across a slurmrestd restart completes" contains "$W/restart1.txt" "Apply complete"
 run "$R" "$W/restart2.txt" apply --auto-approve
 check "after a restart mid-apply, the next apply completes" grep -qE "Apply complete|No changes" "$W/restart2.txt"
 dupes=0
@@ -228,7 +259,7 @@ training_job waiter {
 }
 KILN
 } >"$C/main.kiln"
-"$kiln" -C "$C" apply --auto-approve >"$W/cancel.txt" 2>&1 &
+kiln_limited -C "$C" apply --auto-approve >"$W/cancel.txt" 2>&1 &
 apply_pid=$!
 for _ in $(seq 100); do
   id=$(squeue -h -t R -o '%i %k' | awk '/kiln:training_job.waiter /{print $1}')
@@ -255,8 +286,8 @@ run "$S" "$W/ex-apply.txt" apply --auto-approve "${vars[@]}"
 check "examples/slurm-sweep applies" contains "$W/ex-apply.txt" "Apply complete"
 check "the sweep wrote its metrics" bash -c "ls $KILN_SLURM_SHARED/datastores/*/metrics-0.0003.json"
 check "the two-node run wrote rank 1" bash -c "grep -h 'rank 1 of 2 nodes, world 4' $KILN_SLURM_SHARED/datastores/*/ddp-rank-1.txt"
-url=$("$kiln" -C "$S" state show endpoint.serve --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["attributes"]["url"])')
-check "the endpoint serves the best checkpoint" bash -c "curl -sf '$url/' | grep -q '^serving file://'"
+url=$(kiln_limited -C "$S" state show endpoint.serve --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["attributes"]["url"])')
+check "the endpoint serves the best checkpoint" bash -c "curl -sf --max-time 10 '$url/' | grep -q '^serving file://'"
 ep_job=$(squeue -h -t R -o '%i %k' | awk '/kiln:endpoint.serve /{print $1}')
 check "the endpoint runs as a Slurm job" test -n "$ep_job"
 scancel "$ep_job"
@@ -265,8 +296,8 @@ run "$S" "$W/ex-drift.txt" plan "${vars[@]}"
 check "a replica cancelled outside kiln is drift" contains "$W/ex-drift.txt" "endpoint.serve has changed outside of kiln"
 run "$S" "$W/ex-repair.txt" apply --auto-approve "${vars[@]}"
 check "the next apply repairs the endpoint" contains "$W/ex-repair.txt" "Apply complete"
-url=$("$kiln" -C "$S" state show endpoint.serve --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["attributes"]["url"])')
-check "the repaired endpoint serves" bash -c "curl -sf '$url/' | grep -q '^serving file://'"
+url=$(kiln_limited -C "$S" state show endpoint.serve --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["attributes"]["url"])')
+check "the repaired endpoint serves" bash -c "curl -sf --max-time 10 '$url/' | grep -q '^serving file://'"
 run "$S" "$W/ex-plan.txt" plan --detailed-exitcode "${vars[@]}"
 check "examples/slurm-sweep: a second plan is a no-op" test $? = 0
 run "$S" "$W/ex-destroy.txt" destroy --auto-approve "${vars[@]}"

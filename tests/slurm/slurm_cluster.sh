@@ -179,13 +179,18 @@ export KILN_SLURM_SHARED=$D/shared
 export KILN_SLURM_RESTD=$D/restd.sh
 export KILN_SLURM_DIR=$D
 
-# In the background, so that a signal runs the cleanup at once.
+# In the background, so that a signal runs the cleanup at once; with a time
+# limit (KILN_SLURM_TIMEOUT seconds, below CTest's), so that a hung command
+# still ends here and the cluster is torn down.
 set +e
-"$@" &
+timeout -k 10 "${KILN_SLURM_TIMEOUT:-720}" "$@" &
 cmd_pid=$!
 pids+=("$cmd_pid")
 wait "$cmd_pid"
 rc=$?
 set -e
+if [ $rc = 124 ] || [ $rc = 137 ]; then
+  echo "slurm_cluster: the command did not finish within ${KILN_SLURM_TIMEOUT:-720}s; stopped it" >&2
+fi
 if [ $rc != 0 ]; then dump_logs; fi
 exit $rc

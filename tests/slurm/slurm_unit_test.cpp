@@ -420,6 +420,54 @@ TEST_F(ProviderFixture, ALostSubmitAnswerNeverMakesADuplicate) {
   }
 }
 
+TEST_F(ProviderFixture, ASubmitLostWhileSlurmCannotBeAskedIsRecordedAndFoundLater) {
+  ASSERT_TRUE(Configure().empty());
+  // The submit reaches Slurm, its answer is lost, and slurmrestd stays away
+  // for every lookup: the job may exist, so it is recorded without an id
+  // (not forgotten), and nothing is submitted twice.
+  json created;
+  int posts = 0;
+  bool down = true;
+  http->hook = [&](const HttpRequest& req, HttpResponse* resp) {
+    if (req.method == "POST") {
+      ++posts;
+      json body = json::parse(req.body);
+      created = {{"job_id", 78}, {"job_state", "RUNNING"}, {"comment", body["job"]["comment"]},
+                 {"standard_output", "/logs/x-78.out"}};
+      *resp = {0, "", "Empty reply from server"};
+    } else if (req.url.find("/jobs") != std::string::npos) {
+      if (down) *resp = {0, "", "Couldn't connect to server"};
+      else resp->body = json({{"errors", json::array()}, {"jobs", json::array({created})}}).dump();
+    }
+  };
+  json job = {{"command", "sleep 60"}, {"nodes", 1}, {"env", json::object()}, {"secrets", json::object()},
+              {"retries", 0}, {"wait", false}};
+  ApplyResponse a = p->Apply({"training_job", "training_job.x", nullptr, job, job, nullptr});
+  EXPECT_EQ(posts, 1);
+  ASSERT_TRUE(HasErrors(a.diagnostics));
+  EXPECT_NE(ErrorText(a.diagnostics).find("could not be asked whether Slurm created the job"), std::string::npos)
+      << ErrorText(a.diagnostics);
+  ASSERT_TRUE(a.state.is_object());
+  EXPECT_EQ(a.state["id"], "");
+  // It kept asking for a while (a restart takes seconds), not forever.
+  int slept = 0;
+  for (int ms : sleeps) slept += ms;
+  EXPECT_GE(slept, 30000);
+  EXPECT_LT(slept, 120000);
+  // Slurm answers again: the next refresh finds the job by its comment.
+  down = false;
+  ReadResponse r = p->Read({"training_job", "training_job.x", a.state});
+  EXPECT_FALSE(HasErrors(r.diagnostics)) << ErrorText(r.diagnostics);
+  EXPECT_EQ(r.state["id"], "78");
+  EXPECT_EQ(r.state["status"], "running");
+  EXPECT_EQ(r.state["attempts"], 1);
+  // Had Slurm not made it, the object is gone (and is created again).
+  created = json::object({{"job_id", 5}, {"job_state", "RUNNING"}, {"comment", "kiln:training_job.other"}});
+  r = p->Read({"training_job", "training_job.x", a.state});
+  EXPECT_TRUE(r.state.is_null());
+  EXPECT_EQ(posts, 1);
+}
+
 TEST_F(ProviderFixture, AnInterruptedCreateIsFoundByItsComment) {
   ASSERT_TRUE(Configure().empty());
   ReadResponse r = p->Read({"training_job", "training_job.x", nullptr});
