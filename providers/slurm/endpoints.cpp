@@ -148,6 +148,27 @@ bool SlurmProvider::StartReplica(const ApplyRequest& req, int index, int port, i
   }
 }
 
+bool SlurmProvider::WaitEnded(int64_t id, int64_t index, ProviderDiagnostics* diags) {
+  const int64_t kLimit = 120000;
+  for (int64_t waited = 0;; waited += seams_.poll_ms) {
+    json answer;
+    std::vector<SlurmError> errors;
+    std::vector<JobInfo> jobs;
+    std::string error;
+    if (!client_->Get(client_->api().JobPath(id), &answer, &errors, diags)) return false;
+    // A job Slurm no longer knows has ended too.
+    if (!client_->api().ParseJobs(answer, &jobs, &error) || jobs.empty() || !JobAlive(jobs[0].state)) return true;
+    if (waited >= kLimit || Cancelled()) {
+      diags->push_back(Err("replica " + std::to_string(index) + "'s old Slurm job " + std::to_string(id) +
+                           " was cancelled but is still " + jobs[0].state + " after " + std::to_string(kLimit / 1000) +
+                           "s; its replacement was not started",
+                           {}, "check the node with `scontrol show job " + std::to_string(id) + "`, then apply again"));
+      return false;
+    }
+    Sleep(seams_.poll_ms);
+  }
+}
+
 ApplyResponse SlurmProvider::ApplyEndpoint(const ApplyRequest& req) {
   ApplyResponse resp;
   const json& c = req.config;
@@ -208,7 +229,8 @@ ApplyResponse SlurmProvider::ApplyEndpoint(const ApplyRequest& req) {
   bool ok = true;
   int64_t base = Int(c, "port", 8080);
   // Replicas one at a time: the others keep serving.
-  for (int64_t i = 0; i < count && ok; ++i) {
+  int64_t i = 0;
+  for (; i < count; ++i) {
     bool have = i < static_cast<int64_t>(old_ids.size());
     const JobInfo* job = have ? jobs.Find(old_ids[i]) : nullptr;
     bool alive = job && JobAlive(job->state);
@@ -219,7 +241,10 @@ ApplyResponse SlurmProvider::ApplyEndpoint(const ApplyRequest& req) {
     }
     if (alive) {
       if (req.progress) req.progress("replacing replica " + std::to_string(i));
-      CancelJob(old_ids[i], &resp.diagnostics);
+      // Its successor takes the same port, possibly on the same node: it
+      // starts once the old job's processes are gone.
+      ok = CancelJob(old_ids[i], &resp.diagnostics) && WaitEnded(old_ids[i], i, &resp.diagnostics);
+      if (!ok) break;
     }
     cancel_strays(i);
     int64_t id = 0;
@@ -230,10 +255,33 @@ ApplyResponse SlurmProvider::ApplyEndpoint(const ApplyRequest& req) {
       urls.push_back(url);
     }
     save(ok ? "starting" : "failed");
-    if (ok && req.progress) req.progress("replica " + std::to_string(i) + " ready at " + url);
+    if (!ok) break;
+    if (req.progress) req.progress("replica " + std::to_string(i) + " ready at " + url);
   }
-  for (size_t i = static_cast<size_t>(std::max<int64_t>(count, 0)); i < old_ids.size(); ++i)
-    CancelJob(old_ids[i], &resp.diagnostics);
+  if (!ok) {
+    // A replica failed: the ones not reached yet keep serving and stay
+    // recorded, and the recorded spec stays the old one, so that the next
+    // plan rolls the endpoint again. Positions are replica indexes: the
+    // failed one is recorded as no job.
+    if (i < count) {
+      ids.push_back(0);
+      urls.push_back("");
+    }
+    for (int64_t j = i + 1; j < count && j < static_cast<int64_t>(old_ids.size()); ++j) {
+      const JobInfo* job = jobs.Find(old_ids[j]);
+      bool serving = job && JobAlive(job->state) && j < static_cast<int64_t>(old_urls.size());
+      ids.push_back(serving ? old_ids[j] : 0);
+      urls.push_back(serving ? old_urls[j] : "");
+    }
+    if (stale)
+      for (const char* k : {"command", "env", "secrets", "model", "port", "health_check", "cpus", "memory"}) {
+        if (req.prior.contains(k)) state[k] = req.prior[k];
+        else state.erase(k);
+      }
+  } else {
+    for (size_t j = static_cast<size_t>(std::max<int64_t>(count, 0)); j < old_ids.size(); ++j)
+      CancelJob(old_ids[j], &resp.diagnostics);
+  }
   save(ok ? "ready" : "failed");
   resp.state = state;
   return resp;

@@ -106,6 +106,8 @@ class SlurmProvider : public Provider {
   ApplyResponse ApplyEndpoint(const ApplyRequest& req);
   bool StartReplica(const ApplyRequest& req, int index, int port, int64_t* job_id, std::string* url,
                     ProviderDiagnostics* diags);
+  // Polls a cancelled replica's job until its processes are gone.
+  bool WaitEnded(int64_t id, int64_t index, ProviderDiagnostics* diags);
   ReadResponse ReadEndpoint(const ReadRequest& req, const JobsSnapshot* jobs);
   DeleteResponse DeleteEndpoint(const DeleteRequest& req);
 

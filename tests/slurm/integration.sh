@@ -277,6 +277,68 @@ run "$A" "$W/destroy.txt" destroy --auto-approve
 check "destroy completes" contains "$W/destroy.txt" "Destroy complete"
 check "destroy leaves the queue empty" queue_empty
 
+# ---------------------------------------------------------------- endpoint
+# Two replicas; a changed env is an in-place update that replaces the
+# replicas one at a time while the other one serves.
+E=$W/endpoint
+mkdir -p "$E"
+endpoint_config() {
+  provider_block
+  cat <<KILN
+endpoint web {
+  provider = hpc
+  port     = 17090
+  replicas = 2
+  env      = { VERSION = "$1" }
+  command  = ["python3", "-c", "import http.server, os\nclass H(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        self.send_response(200); self.end_headers(); self.wfile.write(('v=' + os.environ['VERSION'] + ' replica=' + os.environ['KILN_REPLICA'] + '\\\\n').encode())\n    def log_message(self, *a): pass\nhttp.server.HTTPServer(('0.0.0.0', int(os.environ['PORT'])), H).serve_forever()\n"]
+  health_check = { timeout = 60s }
+}
+KILN
+}
+endpoint_config 1 >"$E/main.kiln"
+run "$E" "$W/ep-apply1.txt" apply --auto-approve
+check "a two-replica endpoint applies" contains "$W/ep-apply1.txt" "Apply complete"
+ep_urls() { kiln_limited -C "$E" state show endpoint.web --json 2>/dev/null | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["attributes"]["urls"]))'; }
+read -r -a urls <<<"$(ep_urls)"
+check "the endpoint has two replica URLs" test "${#urls[@]}" = 2
+check "replica 0 serves version 1" bash -c "curl -sf --max-time 5 '${urls[0]:-none}/' | grep -qx 'v=1 replica=0'"
+check "replica 1 serves version 1" bash -c "curl -sf --max-time 5 '${urls[1]:-none}/' | grep -qx 'v=1 replica=1'"
+old_ids=$(squeue -h -t PD,R -o '%i %k' | awk '/kiln:endpoint.web /{print $1}' | sort | tr '\n' ' ')
+endpoint_config 2 >"$E/main.kiln"
+run "$E" "$W/ep-plan2.txt" plan
+check "a changed env updates the endpoint in place" contains "$W/ep-plan2.txt" "endpoint.web will be updated in place"
+# While the update rolls, ask both replicas every 0.2 s; one line per round:
+# how many answered.
+(
+  end=$((SECONDS + step_timeout))
+  while [ $SECONDS -lt $end ]; do
+    n=0
+    for u in "${urls[@]}"; do curl -sf --max-time 1 -o /dev/null "$u/" && n=$((n + 1)); done
+    echo "$n"
+    sleep 0.2
+  done
+) >"$W/ep-serving.txt" 2>/dev/null &
+poller=$!
+run "$E" "$W/ep-apply2.txt" apply --auto-approve
+kill "$poller" 2>/dev/null; wait "$poller" 2>/dev/null
+check "the rolling update applies" contains "$W/ep-apply2.txt" "Apply complete"
+check "replica 0 is replaced and ready before replica 1 is touched" bash -c "
+  grep -n 'replacing replica 0\|replica 0 ready\|replacing replica 1\|replica 1 ready' '$W/ep-apply2.txt' | cut -d: -f3- |
+    sed 's/ at .*//; s/^ *//' | tr '\n' '|' | grep -qx 'replacing replica 0|replica 0 ready|replacing replica 1|replica 1 ready|'"
+check "some replica answered in every round of the update" \
+  bash -c "[ \$(wc -l <'$W/ep-serving.txt') -ge 5 ] && ! grep -qx 0 '$W/ep-serving.txt'"
+check "only one replica was down at a time (some rounds saw one answer)" grep -qx 1 "$W/ep-serving.txt"
+read -r -a urls <<<"$(ep_urls)"
+check "replica 0 serves version 2" bash -c "curl -sf --max-time 5 '${urls[0]:-none}/' | grep -qx 'v=2 replica=0'"
+check "replica 1 serves version 2" bash -c "curl -sf --max-time 5 '${urls[1]:-none}/' | grep -qx 'v=2 replica=1'"
+new_ids=$(squeue -h -t PD,R -o '%i %k' | awk '/kiln:endpoint.web /{print $1}' | sort | tr '\n' ' ')
+check "both replicas are new jobs and the old ones ended" \
+  bash -c "[ \$(echo $new_ids | wc -w) = 2 ] && [ -z \"\$(comm -12 <(tr ' ' '\n' <<<'$old_ids' | sort) <(tr ' ' '\n' <<<'$new_ids' | sort) | grep .)\" ]"
+run "$E" "$W/ep-plan3.txt" plan --detailed-exitcode
+check "after the rolling update, a plan is a no-op" test $? = 0
+run "$E" "$W/ep-destroy.txt" destroy --auto-approve
+check "destroy cancels every replica" test "$(alive_jobs endpoint.web)" = 0
+
 # ---------------------------------------------------------------- example
 S=$W/slurm-sweep
 cp -r "$src/examples/slurm-sweep" "$S"
