@@ -304,8 +304,11 @@ class KubernetesProvider : public Provider {
     if (!create) {
       RenderContext old_ctx;
       std::string ignored;
-      if (Context(req.kind, req.address, ConfigOf(req.kind, req.prior), &old_ctx, &ignored)) {
-        Rendered old = Render(req.kind, ConfigOf(req.kind, req.prior), old_ctx);
+      json old_config = ConfigOf(req.kind, req.prior);
+      ProviderDiagnostics old_diags;
+      if (Context(req.kind, req.address, old_config, &old_ctx, &ignored) &&
+          WithSecretNames(req.kind, old_ctx, &old_config, &old_diags)) {
+        Rendered old = Render(req.kind, old_config, old_ctx);
         for (const auto& o : old.objects) {
           bool kept = std::any_of(r.objects.begin(), r.objects.end(), [&](const Object& n) {
             return n.type.kind == o.type.kind && n.ns() == o.ns() && n.name() == o.name();
@@ -343,6 +346,7 @@ class KubernetesProvider : public Provider {
       return resp;
     }
     if (std::string ns = Str(state, "namespace"); !ns.empty()) ctx.ns = ns;
+    if (!WithSecretNames(req.kind, ctx, &config, &resp.diagnostics)) return resp;
     Rendered r = Render(req.kind, config, ctx);
     if (!r.error.empty() || r.objects.empty()) {
       resp.state = state;
@@ -373,7 +377,9 @@ class KubernetesProvider : public Provider {
     if (req.kind == "training_job") RefreshJob(r, &state, &live);
     // ...and any other difference in what kiln manages is reported in
     // `status`, which makes the next plan apply again.
-    Rendered again = Render(req.kind, ConfigOf(req.kind, state), ctx);
+    json again_config = ConfigOf(req.kind, state);
+    if (again_config.contains("secrets")) again_config["secrets"] = config["secrets"];
+    Rendered again = Render(req.kind, again_config, ctx);
     std::string drift;
     for (const auto& obj : again.objects) {
       if (obj.type.kind == "Secret") continue;  // sensitive: not compared
@@ -407,6 +413,7 @@ class KubernetesProvider : public Provider {
       return resp;
     }
     if (std::string ns = Str(req.state, "namespace"); !ns.empty()) ctx.ns = ns;
+    if (!WithSecretNames(req.kind, ctx, &config, &resp.diagnostics)) return resp;
     Rendered r = Render(req.kind, config, ctx);
     std::vector<Object> objects = r.objects;
     if (req.kind == "cluster" && !objects.empty()) objects.resize(1);  // the namespace takes the rest along
@@ -643,6 +650,26 @@ class KubernetesProvider : public Provider {
       (*out)["url"] = url;
       (*out)["urls"] = json::array({url});
     }
+  }
+
+  // State keeps `secrets` redacted (one "(sensitive)" for the whole map):
+  // what kiln renders from state then takes the names from the live Secret
+  // (the values are never compared), so a Deployment's or Job's env, which
+  // refers to the Secret by name, renders as it was applied.
+  bool WithSecretNames(const std::string& kind, const RenderContext& ctx, json* config, ProviderDiagnostics* diags) {
+    if (kind != "training_job" && kind != "endpoint") return true;
+    json secrets = Field(*config, "secrets");
+    if (secrets.is_null() || secrets.is_object()) return true;
+    json names = json::object();
+    Result got = client_->Get(kSecrets, ctx.ns, kube::DnsName(ctx.address) + "-secrets");
+    if (!got.ok() && !got.not_found()) {
+      diags->push_back(Err(got.error));
+      return false;
+    }
+    json data = got.ok() ? got.body.value("data", json::object()) : json::object();
+    for (const auto& [k, v] : data.items()) names[k] = "";
+    (*config)["secrets"] = names;
+    return true;
   }
 
   void AnnotateConfig(const std::string& kind, const json& config, Rendered* r) {
@@ -955,8 +982,10 @@ class KubernetesProvider : public Provider {
           if (req.progress) req.progress("job: " + m);
         });
     RefreshJob(r, state);
+    bool timed_out = p.message.rfind("timed out", 0) == 0;
     if (p.state != Progress::kDone)
-      diags->push_back(Err("training job " + req.address + " failed: " + p.message +
+      diags->push_back(Err("training job " + req.address + (timed_out ? " did not finish: " : " failed: ") + p.message +
+                           (timed_out && max_runtime <= 0 ? " (without `max_runtime` apply waits at most 24h)" : "") +
                            ((*state)["exit_code"].is_number() ? " (exit code " + (*state)["exit_code"].dump() + ")" : "")));
   }
 

@@ -4,7 +4,14 @@
 # the Job completes and the rollout finishes; a second plan is a no-op;
 # destroy removes everything.
 set -euo pipefail
-kiln="$1"
+kiln_bin="$1"
+# Every kiln run is bounded: a hang fails with a message.
+kiln() {
+  local rc=0
+  timeout -k 10 240 "$kiln_bin" "$@" || rc=$?
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then echo "kiln $* did not finish within 240 s (killed)"; fi
+  return "$rc"
+}
 here="$(cd "$(dirname "$0")" && pwd)"
 work="$(mktemp -d /tmp/kiln-k8s-example.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
@@ -19,7 +26,7 @@ get() {  # PATH -> HTTP status, body in $work/body.json
 field() { python3 -c "import json,sys; d=json.load(open('$work/body.json')); print(eval(sys.argv[1]))" "$1"; }
 
 start=$SECONDS
-"$kiln" apply --auto-approve > apply.log 2>&1 || { cat apply.log; fail "apply"; }
+kiln apply --auto-approve > apply.log 2>&1 || { cat apply.log; fail "apply"; }
 echo "apply: $((SECONDS - start)) s"
 
 [ "$(get /api/v1/namespaces/ml-team)" = 200 ] || fail "namespace"
@@ -40,16 +47,16 @@ grep -q hf_example body.json && fail "secret value in the Job spec"
 [ "$(get /apis/autoscaling/v2beta2/namespaces/ml-team/horizontalpodautoscalers/chat)" = 200 ] || fail "hpa"
 [ "$(field "(d['spec']['minReplicas'], d['spec']['maxReplicas'])")" = "(1, 3)" ] || fail "hpa range"
 [ "$(get /api/v1/namespaces/ml-team/secrets/chat-secrets)" = 200 ] || fail "secret"
-[ "$("$kiln" output chat_url)" = "http://chat.ml-team.svc.cluster.local:8000" ] || fail "url output"
+[ "$(kiln output chat_url)" = "http://chat.ml-team.svc.cluster.local:8000" ] || fail "url output"
 
 set +e
-"$kiln" plan --detailed-exitcode > plan2.log 2>&1
+kiln plan --detailed-exitcode > plan2.log 2>&1
 code=$?
 set -e
 [ "$code" = 0 ] || { cat plan2.log; fail "second plan is not a no-op (exit $code)"; }
 
 start=$SECONDS
-"$kiln" destroy --auto-approve > destroy.log 2>&1 || { cat destroy.log; fail "destroy"; }
+kiln destroy --auto-approve > destroy.log 2>&1 || { cat destroy.log; fail "destroy"; }
 echo "destroy: $((SECONDS - start)) s"
 [ "$(get /api/v1/namespaces/ml-team)" = 404 ] || fail "namespace still there"
 echo "example k8s-serving: ok"

@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "providers/kubernetes/kubernetes_provider.h"
+#include "providers/kubernetes/render.h"
 
 namespace kiln {
 namespace {
@@ -151,6 +152,38 @@ TEST_F(KubeProvider, ConflictIsTakenBackOnlyWhenThePlanRepairsDrift) {
   EXPECT_EQ(plan.diagnostics[0].summary, "Deployment ns/web: field manager \"ops-team\" owns .spec.replicas (409 conflict)");
   EXPECT_EQ(plan.diagnostics[0].attribute, Path({"replicas"}));
   EXPECT_NE(plan.diagnostics[0].detail.find("force_conflicts = true"), std::string::npos);
+}
+
+// State holds `secrets` redacted as one "(sensitive)": read takes the names
+// from the live Secret, so the Deployment's env (secretKeyRefs by name) is
+// not drift; with the Secret gone it is.
+TEST_F(KubeProvider, RedactedSecretsInStateAreNotDrift) {
+  script_->On("GET /apis", 200, Discovery(true));
+  ASSERT_FALSE(HasErrors(Configure({{"namespace", "ns"}})));
+  json config = {{"image", "s:1"}, {"command", "x"}, {"model", "m"}, {"replicas", 1}, {"port", 8080},
+                 {"env", {{"A", "b"}}}, {"secrets", {{"TOKEN", "s3cret"}}}};
+  kube::RenderContext ctx;
+  ctx.address = "endpoint.web";
+  ctx.ns = "ns";
+  kube::Rendered live = kube::RenderEndpoint(config, ctx);
+  ASSERT_TRUE(live.error.empty()) << live.error;
+  for (const auto& o : live.objects) {
+    std::string base = o.type.api_version == "v1" ? "/api/v1" : "/apis/" + o.type.api_version;
+    script_->On("GET " + base + "/namespaces/ns/" + o.type.plural + "/" + o.name(), 200, o.body);
+  }
+  json state = config;
+  state["secrets"] = "(sensitive)";
+  state["status"] = "ready";
+  state["namespace"] = "ns";
+  ReadResponse read = provider_->Read({"endpoint", "endpoint.web", state});
+  ASSERT_FALSE(HasErrors(read.diagnostics)) << ErrorText(read.diagnostics);
+  EXPECT_EQ(read.state["status"].get<std::string>().rfind("drifted", 0), std::string::npos) << read.state.dump();
+  EXPECT_EQ(read.state["secrets"], "(sensitive)");  // the names stay out of state
+
+  script_->answers.erase("GET /api/v1/namespaces/ns/secrets/web-secrets");
+  read = provider_->Read({"endpoint", "endpoint.web", state});
+  ASSERT_FALSE(HasErrors(read.diagnostics)) << ErrorText(read.diagnostics);
+  EXPECT_EQ(read.state["status"], "drifted: Deployment ns/web spec.template.spec.containers[0].env was changed outside kiln");
 }
 
 TEST_F(KubeProvider, InventoryFromNodeLabelsThroughTheCatalog) {
