@@ -698,7 +698,7 @@ void Checker::CheckModuleDecl(const ast::ModuleDecl* md, ModuleInfo* mod, Ctx& c
     return;
   }
   std::string error, help;
-  std::string dir = ResolveModuleSource(lit->LiteralText(), mod->module.dir, p_.root_dir, md->name, &error, &help);
+  std::string dir = ResolveModuleSource(lit->LiteralText(), mod->module.dir, p_.root_dir, &error, &help);
   if (dir.empty()) {
     diags_.Error("E0417", src->value->range, error).help = help;
     return;

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "compiler/module/git_source.h"
 #include "compiler/syntax/parse.h"
 
 namespace kiln {
@@ -108,15 +109,16 @@ bool LoadModule(const std::string& dir, SourceManager& sm, Diagnostics& diags, M
 }
 
 std::string ResolveModuleSource(const std::string& source, const std::string& parent_dir,
-                                const std::string& root_dir, const std::string& module_name,
+                                const std::string& root_dir,
                                 std::string* error, std::string* help) {
   std::error_code ec;
   if (source.rfind("git::", 0) == 0) {
-    fs::path p = fs::path(root_dir) / ".kiln" / "modules" / module_name;
-    if (fs::is_directory(p, ec)) return fs::weakly_canonical(p, ec).string();
-    *error = "module source `" + source + "` has not been fetched";
-    *help = "run `kiln init` to download git modules into .kiln/modules/";
-    return "";
+    GitSource parsed;
+    if (!ParseGitSource(source, &parsed, error)) {
+      *help = "write `git::URL//DIR?ref=TAG`, e.g. `git::https://host/org/repo.git//modules/serving?ref=v1.2.0`";
+      return "";
+    }
+    return ResolveLockedGitSource(source, root_dir, error, help);
   }
   fs::path p;
   if (source.rfind("std/", 0) == 0) {

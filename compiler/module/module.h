@@ -42,10 +42,11 @@ std::vector<std::string> ListKilnFiles(const std::string& dir);
 bool LoadModule(const std::string& dir, SourceManager& sm, Diagnostics& diags, Module* out);
 
 // Resolves a `source = "..."` to a directory. `root_dir` is where
-// `.kiln/modules/` lives (git sources after `kiln init`). Returns "" and sets
+// kiln.lock lives (git sources, fetched by `kiln init`
+// into `.kiln/modules/` and pinned there). Returns "" and sets
 // *error (and *help) when it cannot.
 std::string ResolveModuleSource(const std::string& source, const std::string& parent_dir,
-                                const std::string& root_dir, const std::string& module_name,
+                                const std::string& root_dir,
                                 std::string* error, std::string* help);
 
 }  // namespace kiln

@@ -118,14 +118,14 @@ TEST_F(Cli, InitWritesTheLockFile) {
   EXPECT_EQ(json::parse(in2, nullptr, false).dump(), first);
 }
 
-TEST_F(Cli, InitRejectsGitSourcesAndMissingPlugins) {
+TEST_F(Cli, InitRejectsUnreadableGitSourcesAndMissingPlugins) {
   std::ofstream(dir_ + "/more.kiln", std::ios::app)
-      << "module remote {\n  source = \"git::https://example.com/m.git//serving?ref=v1\"\n}\n"
+      << "module remote {\n  source = \"git::file://" << dir_ << "/none.git//serving?ref=v1\"\n}\n"
          "nope.widget w {}\n";
   RunResult r = Kiln(dir_, "init");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("E1102"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("git module sources are not supported by `kiln init` yet"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cannot read the git repository `file://" + dir_ + "/none.git`"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("unknown provider `nope`"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("kiln.lock was not written"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(dir_ + "/kiln.lock"));
