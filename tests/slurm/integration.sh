@@ -97,7 +97,8 @@ training_job ddp {
   cluster  = gpu
   gpu      = "H100:1"
   nodes    = 2
-  command  = "echo rank=$NODE_RANK/$KILN_NODE_RANK of $KILN_NUM_NODES world=$WORLD_SIZE master=$MASTER_ADDR:$MASTER_PORT addrs=$KILN_NODE_ADDRS cuda=$CUDA_VISIBLE_DEVICES"
+  setup    = "echo ran > $KILN_OUTPUT/setup-$SLURM_NODEID"
+  command  = "echo rank=$NODE_RANK/$KILN_NODE_RANK of $KILN_NUM_NODES world=$WORLD_SIZE master=$MASTER_ADDR:$MASTER_PORT addrs=$KILN_NODE_ADDRS cuda=$CUDA_VISIBLE_DEVICES setup=$(cat $KILN_OUTPUT/setup-$NODE_RANK)"
   wait     = true
 }
 
@@ -119,6 +120,8 @@ check "secrets reach the job's environment" bash -c "grep -h '^secret=set\$' $lo
 check "the job's PATH is set" bash -c "grep -h '^path=/usr/local/sbin:' $logs/training_job_one-*.out"
 check "a two-node job runs rank 0" bash -c "grep -h '^rank=0/0 of 2 world=2 master=127.0.0.1:' $logs/training_job_ddp-*.out"
 check "a two-node job runs rank 1" bash -c "grep -h '^rank=1/1 of 2 world=2 master=127.0.0.1:' $logs/training_job_ddp-*.out"
+check "setup ran on each node before the command" \
+  bash -c "[ \$(grep -hcE '^rank=[01]/.* setup=ran\$' $logs/training_job_ddp-*.out) = 2 ]"
 check "both ranks see the same master and node addresses" \
   bash -c "[ \$(grep -h '^rank=' $logs/training_job_ddp-*.out | sed 's/.*\(master=[^ ]* addrs=[^ ]*\).*/\1/' | sort -u | wc -l) = 1 ]"
 check "time_limit comes from max_runtime (90s -> 2 minutes)" \
@@ -223,6 +226,20 @@ KILN
 run "$F" "$W/account.txt" plan
 check "an account the partition does not allow" \
   contains "$W/account.txt" "partition restricted allows the accounts ml-research; account \`physics\` is not one of them"
+
+# Code upload is not the slurm provider's: one clear error at plan time.
+mkdir -p "$F/code"
+{ provider_block; cat <<'KILN'
+training_job up {
+  provider = hpc
+  workdir  = "code"
+  command  = "true"
+}
+KILN
+} >"$F/main.kiln"
+run "$F" "$W/workdir.txt" plan
+check "workdir is refused by the slurm provider" test $? = 1
+check "workdir's refusal says what to do" contains "$W/workdir.txt" "the slurm provider does not upload code: \`workdir\` is not supported"
 
 # Without slurmdbd Slurm itself takes any account or QOS: kiln checks them
 # against the partition's AllowAccounts/DenyAccounts/AllowQos/DenyQos.
