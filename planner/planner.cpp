@@ -142,6 +142,9 @@ struct PlanRun {
     Provider* p = ctx.providers ? ctx.providers->Get(address, type, &error) : nullptr;
     if (!p) {
       std::lock_guard<std::mutex> lock(mu);
+      // A provider that cannot be configured (its service down, a wrong
+      // token) is said once, not once per object.
+      if (!reported.insert("E0901 " + address + " " + error).second) return p;
       AddError(diags, "E0901", range, resource + ": " + (error.empty() ? "no provider" : error),
                "check the provider block and `kiln providers`");
     }
@@ -227,6 +230,7 @@ void Refresh(PlanRun& run) {
   // objects (one `GET /jobs` for every Slurm job); the rest one Read each.
   std::vector<Provider*> providers(resources.size(), nullptr);
   std::vector<std::optional<ReadResponse>> batched(resources.size());
+  std::vector<char> batch_failed(resources.size(), 0);  // reported once for its batch
   std::map<Provider*, std::vector<size_t>> batches;
   for (size_t i = 0; i < resources.size(); ++i) {
     const state::ResourceState& r = resources[i];
@@ -240,10 +244,23 @@ void Refresh(PlanRun& run) {
     for (size_t i : indices)
       req.reads.push_back({BareKind(resources[i].kind), resources[i].address, resources[i].attributes});
     ReadBatchResponse resp = p->ReadBatch(req);
+    if (HasErrors(resp.diagnostics)) {
+      // A failure of the whole batch (the provider's service down, a
+      // malformed answer) is every object's failure, said once.
+      std::string names;
+      for (size_t k = 0; k < indices.size() && k < 3; ++k)
+        names += (k ? ", " : "") + resources[indices[k]].address;
+      if (indices.size() > 3) names += " and " + std::to_string(indices.size() - 3) + " more";
+      std::lock_guard<std::mutex> lock(run.mu);
+      AddError(run.diags, "E0902", {}, "refresh of " + std::to_string(indices.size()) + " object(s) of " +
+                                           resources[indices[0]].provider + " failed (" + names + "): " +
+                                           ErrorText(resp.diagnostics));
+      for (size_t i : indices) batch_failed[i] = true;
+      return;
+    }
     for (size_t k = 0; k < indices.size(); ++k) {
       ReadResponse one = k < resp.results.size() ? std::move(resp.results[k]) : ReadResponse{};
-      // A failure of the whole batch is every object's failure.
-      if (HasErrors(resp.diagnostics) || k >= resp.results.size())
+      if (k >= resp.results.size())
         one.diagnostics.insert(one.diagnostics.end(), resp.diagnostics.begin(), resp.diagnostics.end());
       if (k >= resp.results.size() && !HasErrors(one.diagnostics))
         one.diagnostics.push_back({Severity::kError, "the provider's batch read returned too few results", "", {}});
@@ -253,7 +270,7 @@ void Refresh(PlanRun& run) {
   ParallelFor(resources.size(), run.options.parallelism, [&](size_t i) {
     state::ResourceState& r = resources[i];
     Provider* p = providers[i];
-    if (!p) return;
+    if (!p || batch_failed[i]) return;
     ReadResponse resp = batched[i] ? std::move(*batched[i]) : p->Read({BareKind(r.kind), r.address, r.attributes});
     if (HasErrors(resp.diagnostics)) {
       std::lock_guard<std::mutex> lock(run.mu);

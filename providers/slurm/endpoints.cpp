@@ -32,7 +32,7 @@ PlanResponse SlurmProvider::PlanEndpoint(const PlanRequest& req) {
   const json& prior = req.prior;
   json planned = req.config.is_object() ? req.config : json::object();
   if (!prior.is_null()) {
-    for (const char* f : {"cluster", "gpu", "image"})
+    for (const char* f : {"cluster", "gpu", "image", "setup"})
       if (!SameValue(prior.value(f, json()), planned.value(f, json()))) resp.requires_replace.push_back({f});
   }
   bool fresh = prior.is_null() || !resp.requires_replace.empty();
@@ -57,6 +57,7 @@ bool SlurmProvider::StartReplica(const ApplyRequest& req, int index, int port, i
   ScriptSpec ss;
   ss.address = req.address;
   ss.command = c.value("command", json());
+  ss.setup = c.value("setup", json());
   ss.gpus_per_node = r.gpus_per_node;
   JobSpec spec;
   std::string error;

@@ -87,6 +87,7 @@ bool SlurmProvider::SubmitJob(const ApplyRequest& req, json* state, ProviderDiag
   ScriptSpec ss;
   ss.address = req.address;
   ss.command = c.value("command", json());
+  ss.setup = c.value("setup", json());
   ss.nodes = nodes;
   ss.gpus_per_node = r.gpus_per_node;
   JobSpec spec;

@@ -13,22 +13,35 @@ std::string ShellQuote(const std::string& s) {
   return out + "'";
 }
 
-bool BuildScript(const ScriptSpec& spec, std::string* script, std::string* error) {
-  std::string command;
-  if (spec.command.is_string()) {
-    command = "/bin/bash -c " + ShellQuote(spec.command.get<std::string>());
-  } else if (spec.command.is_array() && !spec.command.empty()) {
-    for (const auto& a : spec.command) {
+namespace {
+
+// A list is argv (each word shell-quoted); a string runs under bash -c.
+bool ShellCommand(const nlohmann::json& v, const std::string& name, std::string* out, std::string* error) {
+  out->clear();
+  if (v.is_string()) {
+    *out = "/bin/bash -c " + ShellQuote(v.get<std::string>());
+    return true;
+  }
+  if (v.is_array() && !v.empty()) {
+    for (const auto& a : v) {
       if (!a.is_string()) {
-        *error = "every element of `command` must be a string";
+        *error = "every element of `" + name + "` must be a string";
         return false;
       }
-      command += (command.empty() ? "" : " ") + ShellQuote(a.get<std::string>());
+      *out += (out->empty() ? "" : " ") + ShellQuote(a.get<std::string>());
     }
-  } else {
-    *error = "`command` must be a string or a non-empty list of strings";
-    return false;
+    return true;
   }
+  *error = "`" + name + "` must be a string or a non-empty list of strings";
+  return false;
+}
+
+}  // namespace
+
+bool BuildScript(const ScriptSpec& spec, std::string* script, std::string* error) {
+  std::string command, setup;
+  if (!ShellCommand(spec.command, "command", &command, error)) return false;
+  if (!spec.setup.is_null() && !ShellCommand(spec.setup, "setup", &setup, error)) return false;
   int nodes = std::max(spec.nodes, 1);
   int world = nodes * std::max(spec.gpus_per_node, 1);
   std::string s = "#!/bin/bash\n";
@@ -47,14 +60,21 @@ bool BuildScript(const ScriptSpec& spec, std::string* script, std::string* error
        "export KILN_NODE_ADDRS=\"$_kiln_addrs\" KILN_MASTER_ADDR=\"${_kiln_addrs%%,*}\"\n"
        "export KILN_MASTER_PORT=$((20000 + ${SLURM_JOB_ID:-0} % 20000))\n"
        "export MASTER_ADDR=\"$KILN_MASTER_ADDR\" MASTER_PORT=\"$KILN_MASTER_PORT\"\n";
+  // `setup` runs on each node before the command; its failure fails the job.
+  std::string run_setup;
+  if (!setup.empty()) {
+    s += "export _KILN_SETUP=" + ShellQuote(setup) + "\n";
+    run_setup = "eval \"$_KILN_SETUP\" || exit $?; ";
+  }
   if (nodes == 1) {
     s += "export KILN_NODE_RANK=0 NODE_RANK=0\n";
+    if (!run_setup.empty()) s += run_setup.substr(0, run_setup.size() - 2) + "\n";
     s += "exec " + command + "\n";
   } else {
     // One task per node; each learns its rank from srun.
     s += "exec srun --nodes=" + std::to_string(nodes) + " --ntasks=" + std::to_string(nodes) +
          " --ntasks-per-node=1 --kill-on-bad-exit=1 /bin/bash -c "
-         "'export KILN_NODE_RANK=$SLURM_NODEID NODE_RANK=$SLURM_NODEID; exec \"$@\"' kiln " +
+         "'export KILN_NODE_RANK=$SLURM_NODEID NODE_RANK=$SLURM_NODEID; " + run_setup + "exec \"$@\"' kiln " +
          command + "\n";
   }
   *script = s;

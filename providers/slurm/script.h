@@ -15,12 +15,13 @@ struct ScriptSpec {
   int nodes = 1;
   int gpus_per_node = 0;
   std::string mkdir;        // a directory the script creates first ("" = none)
+  nlohmann::json setup;     // null | list<string> | string: run on each node before `command`
 };
 
 // Single-quoted for bash: abc -> 'abc', it's -> 'it'\''s'.
 std::string ShellQuote(const std::string& s);
-// False with *error when `command` is neither a string nor a non-empty
-// list of strings.
+// False with *error when `command` (or `setup`) is neither a string nor a
+// non-empty list of strings.
 bool BuildScript(const ScriptSpec& spec, std::string* script, std::string* error);
 
 }  // namespace kiln::slurm

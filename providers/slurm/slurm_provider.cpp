@@ -507,6 +507,12 @@ ValidateResponse SlurmProvider::Validate(const ValidateRequest& req) {
     if (c.contains("image") && !c["image"].is_null())
       resp.diagnostics.push_back(Err("`image` needs a container runtime, and the slurm provider runs commands "
                                      "directly on the nodes", {"image"}, "remove `image` and give `command`"));
+    for (const char* k : {"workdir", "files"})
+      if (c.contains(k) && !c[k].is_null())
+        resp.diagnostics.push_back(Err(std::string("the slurm provider does not upload code: `") + k +
+                                           "` is not supported",
+                                       {k}, "put the code under the provider's `shared_root` (mounted on every node) "
+                                            "and refer to it from `command` or `setup`"));
     if (!c.contains("command") || c["command"].is_null())
       resp.diagnostics.push_back(Err("the slurm provider needs a `command` to run", {"command"}));
     if (req.kind == "training_job" && c.contains("nodes") && c["nodes"].is_number_integer() && c["nodes"].get<int64_t>() < 1)

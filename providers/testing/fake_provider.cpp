@@ -317,6 +317,11 @@ ApplyResponse FakeProvider::Apply(const ApplyRequest& req) {
 
 ReadBatchResponse FakeProvider::ReadBatch(const ReadBatchRequest& req) {
   Record("read_batch", "", std::to_string(req.reads.size()));
+  if (options_.fail_read_batch) {
+    ReadBatchResponse r;
+    r.diagnostics = Error("injected failure of the whole batch read");
+    return r;
+  }
   return Provider::ReadBatch(req);
 }
 

@@ -36,6 +36,8 @@ struct FakeOptions {
   std::set<std::string> fail_apply, fail_read, fail_delete;
   // Offer ReadBatch (recorded as one "read_batch" call, detail = count).
   bool read_batch = false;
+  // The whole batch read fails (as a service that is down would).
+  bool fail_read_batch = false;
 };
 
 // Kinds `thing` (name, value, count, tags, password (sensitive), ref, zone

@@ -232,6 +232,26 @@ TEST_F(PlannerTest, RefreshReadsInOneBatchWhenTheProviderCan) {
   EXPECT_EQ(ActionOf(p, "fake.thing.b"), Action::kCreate);
 }
 
+TEST_F(PlannerTest, AFailedBatchReadIsOneErrorNamingItsObjects) {
+  testing::FakeOptions o;
+  o.read_batch = true;
+  ResetProvider(o);
+  for (const char* n : {"a", "b", "c", "d", "e"}) config_.Add("fake.thing", n, {{"name", n}});
+  Converge();
+  o.fail_read_batch = true;
+  ResetProvider(o);
+  Diagnostics d;
+  MakePlan(Context(), {}, d);
+  std::vector<std::string> errors;
+  for (const auto& x : d.items())
+    if (x.severity == Severity::kError) errors.push_back(x.code + " " + x.message);
+  ASSERT_EQ(errors.size(), 1u) << (errors.empty() ? "" : errors[0] + " / " + errors.back());
+  EXPECT_NE(errors[0].find("E0902 refresh of 5 object(s) of "), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("(fake.thing.a, fake.thing.b, fake.thing.c and 2 more): injected failure of the whole batch read"),
+            std::string::npos)
+      << errors[0];
+}
+
 TEST_F(PlannerTest, PartialFailureKeepsSuccessesAndSkipsDependents) {
   config_.Add("fake.thing", "a", {{"name", "a"}});
   config_.Add("fake.thing", "b", {{"ref", {{"$ref", "fake.thing.a.id"}}}}, {"fake.thing.a"});

@@ -43,7 +43,11 @@ not_in_scripts() {
   ((${#files[@]})) || { echo "--- no job scripts under $1"; return 1; }
   ! grep -lF -- "$2" "${files[@]}"
 }
-export -f contains lacks alive_jobs queue_empty not_in_scripts
+# FILE holds exactly one error (kiln's `error[...]` lines).
+one_error() {
+  [ "$(grep -c '^error' "$1")" = 1 ] || { echo "--- $1 has $(grep -c '^error' "$1") errors:"; grep '^error' "$1" | cut -c1-300; return 1; }
+}
+export -f one_error contains lacks alive_jobs queue_empty not_in_scripts
 # kiln with a time limit; a run that runs out says so in its output file.
 kiln_limited() {
   timeout -k 10 "$step_timeout" "$kiln" "$@"
@@ -61,6 +65,7 @@ provider slurm hpc {
   token       = env("SLURM_JWT")
   partition   = "gpu"
   account     = "${1:-ml-research}"
+  qos         = "${2:-normal}"
   shared_root = env("KILN_SLURM_SHARED")
 }
 KILN
@@ -92,7 +97,8 @@ training_job ddp {
   cluster  = gpu
   gpu      = "H100:1"
   nodes    = 2
-  command  = "echo rank=$NODE_RANK/$KILN_NODE_RANK of $KILN_NUM_NODES world=$WORLD_SIZE master=$MASTER_ADDR:$MASTER_PORT addrs=$KILN_NODE_ADDRS cuda=$CUDA_VISIBLE_DEVICES"
+  setup    = "echo ran > $KILN_OUTPUT/setup-$SLURM_NODEID"
+  command  = "echo rank=$NODE_RANK/$KILN_NODE_RANK of $KILN_NUM_NODES world=$WORLD_SIZE master=$MASTER_ADDR:$MASTER_PORT addrs=$KILN_NODE_ADDRS cuda=$CUDA_VISIBLE_DEVICES setup=$(cat $KILN_OUTPUT/setup-$NODE_RANK)"
   wait     = true
 }
 
@@ -114,6 +120,8 @@ check "secrets reach the job's environment" bash -c "grep -h '^secret=set\$' $lo
 check "the job's PATH is set" bash -c "grep -h '^path=/usr/local/sbin:' $logs/training_job_one-*.out"
 check "a two-node job runs rank 0" bash -c "grep -h '^rank=0/0 of 2 world=2 master=127.0.0.1:' $logs/training_job_ddp-*.out"
 check "a two-node job runs rank 1" bash -c "grep -h '^rank=1/1 of 2 world=2 master=127.0.0.1:' $logs/training_job_ddp-*.out"
+check "setup ran on each node before the command" \
+  bash -c "[ \$(grep -hcE '^rank=[01]/.* setup=ran\$' $logs/training_job_ddp-*.out) = 2 ]"
 check "both ranks see the same master and node addresses" \
   bash -c "[ \$(grep -h '^rank=' $logs/training_job_ddp-*.out | sed 's/.*\(master=[^ ]* addrs=[^ ]*\).*/\1/' | sort -u | wc -l) = 1 ]"
 check "time_limit comes from max_runtime (90s -> 2 minutes)" \
@@ -150,12 +158,50 @@ run "$A" "$W/down.txt" plan
 rc=$?
 check "slurmrestd down: plan fails" test $rc = 1
 check "slurmrestd down: one clear error" contains "$W/down.txt" "cannot reach slurmrestd at $KILN_SLURM_URL"
+check "slurmrestd down: reported once" one_error "$W/down.txt"
 "$KILN_SLURM_RESTD" start
+
+# A malformed answer: a proxy in front of slurmrestd (port 17005) that cuts
+# the job list short. The plan fails with one clear error; state is untouched.
+cat >"$W/proxy.py" <<'PY'
+import http.server, sys, urllib.request
+upstream = sys.argv[2]
+class P(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        req = urllib.request.Request(upstream + self.path, headers={k: v for k, v in self.headers.items() if k.lower().startswith("x-slurm")})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                status, body = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, body = e.code, e.read()
+        if self.path.startswith("/slurm/v0.0.38/jobs"):
+            body = body[: len(body) // 2]
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), P).serve_forever()
+PY
+python3 "$W/proxy.py" 17005 "$KILN_SLURM_URL" &
+proxy=$!
+for _ in $(seq 50); do curl -s -o /dev/null --max-time 1 http://127.0.0.1:17005/openapi/v3 && break; sleep 0.1; done
+state_before=$(find "$A/.kiln" -type f -not -name '*.lock' -exec md5sum {} + | sort)
+KILN_SLURM_URL=http://127.0.0.1:17005 run "$A" "$W/malformed.txt" plan
+rc=$?
+kill "$proxy" 2>/dev/null; wait "$proxy" 2>/dev/null
+check "a malformed answer fails the plan" test $rc = 1
+check "a malformed answer is one clear error" contains "$W/malformed.txt" "slurmrestd answered GET /slurm/v0.0.38/jobs with HTTP 200 and malformed JSON"
+echo "--- the plan through the proxy:"; sed 's/^/    /' "$W/malformed.txt" | grep -v '^ *$' | tail -n 8
+check "a malformed answer is reported once" one_error "$W/malformed.txt"
+check "a malformed answer changes no state" test "$state_before" = "$(find "$A/.kiln" -type f -not -name '*.lock' -exec md5sum {} + | sort)"
 
 SLURM_JWT="$SLURM_JWT-tampered" run "$A" "$W/token.txt" plan
 check "a wrong token fails the plan" test $? = 1
 check "a wrong token is explained" contains "$W/token.txt" "slurmctld refused the requests of user \`$KILN_SLURM_USER\`"
 check "the wrong token is not printed" lacks "$W/token.txt" "tampered"
+check "a wrong token is reported once" one_error "$W/token.txt"
 
 F=$W/faults
 mkdir -p "$F"
@@ -180,6 +226,39 @@ KILN
 run "$F" "$W/account.txt" plan
 check "an account the partition does not allow" \
   contains "$W/account.txt" "partition restricted allows the accounts ml-research; account \`physics\` is not one of them"
+
+# Code upload is not the slurm provider's: one clear error at plan time.
+mkdir -p "$F/code"
+{ provider_block; cat <<'KILN'
+training_job up {
+  provider = hpc
+  workdir  = "code"
+  command  = "true"
+}
+KILN
+} >"$F/main.kiln"
+run "$F" "$W/workdir.txt" plan
+check "workdir is refused by the slurm provider" test $? = 1
+check "workdir's refusal says what to do" contains "$W/workdir.txt" "the slurm provider does not upload code: \`workdir\` is not supported"
+
+# Without slurmdbd Slurm itself takes any account or QOS: kiln checks them
+# against the partition's AllowAccounts/DenyAccounts/AllowQos/DenyQos.
+{ provider_block ml-research urgent; cat <<'KILN'
+cluster r {
+  provider  = hpc
+  partition = "restricted"
+}
+training_job j {
+  provider = hpc
+  cluster  = r
+  command  = "true"
+}
+KILN
+} >"$F/main.kiln"
+run "$F" "$W/qos.txt" plan
+check "a QOS the partition does not allow fails the plan" test $? = 1
+check "a QOS the partition does not allow is named" \
+  contains "$W/qos.txt" "partition restricted allows the QOS normal; qos \`urgent\` is not one of them"
 
 { provider_block; cat <<'KILN'
 cluster big {

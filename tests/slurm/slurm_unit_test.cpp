@@ -176,7 +176,7 @@ TEST(SlurmPlacement, AccountsAndQosOfRestrictedPartitions) {
 
 TEST(SlurmScript, ListsAreQuotedStringsRunUnderBash) {
   std::string script, error;
-  ScriptSpec s{"training_job.x", json::array({"python3", "-c", "print('it''s')"}), 1, 4, ""};
+  ScriptSpec s{"training_job.x", json::array({"python3", "-c", "print('it''s')"}), 1, 4, "", {}};
   ASSERT_TRUE(BuildScript(s, &script, &error));
   EXPECT_NE(script.find("exec 'python3' '-c' 'print('\\''it'\\'''\\''s'\\'')'\n"), std::string::npos) << script;
   EXPECT_NE(script.find("KILN_NUM_NODES=1 KILN_GPUS_PER_NODE=4 WORLD_SIZE=4"), std::string::npos);
@@ -192,13 +192,33 @@ TEST(SlurmScript, ListsAreQuotedStringsRunUnderBash) {
 
 TEST(SlurmScript, MultiNodeJobsRunOncePerNodeThroughSrun) {
   std::string script, error;
-  ScriptSpec s{"training_job.ddp", json::array({"torchrun", "train.py"}), 2, 4, ""};
+  ScriptSpec s{"training_job.ddp", json::array({"torchrun", "train.py"}), 2, 4, "", {}};
   ASSERT_TRUE(BuildScript(s, &script, &error));
   EXPECT_NE(script.find("WORLD_SIZE=8"), std::string::npos);
   EXPECT_NE(script.find("exec srun --nodes=2 --ntasks=2 --ntasks-per-node=1"), std::string::npos) << script;
   EXPECT_NE(script.find("KILN_NODE_RANK=$SLURM_NODEID NODE_RANK=$SLURM_NODEID"), std::string::npos);
   EXPECT_NE(script.find("MASTER_ADDR=\"$KILN_MASTER_ADDR\""), std::string::npos);
   EXPECT_NE(script.find("'torchrun' 'train.py'"), std::string::npos);
+}
+
+TEST(SlurmScript, SetupRunsOnEachNodeBeforeTheCommandAndFailsTheJob) {
+  std::string script, error;
+  ScriptSpec s{"training_job.x", json::array({"python3", "train.py"}), 1, 0, "", "pip install -r requirements.txt"};
+  ASSERT_TRUE(BuildScript(s, &script, &error));
+  EXPECT_NE(script.find(R"(export _KILN_SETUP='/bin/bash -c '\''pip install -r requirements.txt'\''')" "\n"),
+            std::string::npos)
+      << script;
+  size_t setup = script.find("eval \"$_KILN_SETUP\" || exit $?\n");
+  ASSERT_NE(setup, std::string::npos) << script;
+  EXPECT_LT(setup, script.find("exec 'python3' 'train.py'"));
+  s.nodes = 2;
+  ASSERT_TRUE(BuildScript(s, &script, &error));
+  EXPECT_NE(script.find(R"(NODE_RANK=$SLURM_NODEID; eval "$_KILN_SETUP" || exit $?; exec "$@"' kiln 'python3')"),
+            std::string::npos)
+      << script;
+  s.setup = json::array({"make", 3});
+  EXPECT_FALSE(BuildScript(s, &script, &error));
+  EXPECT_EQ(error, "every element of `setup` must be a string");
 }
 
 // ---------------------------------------------------------------- client
