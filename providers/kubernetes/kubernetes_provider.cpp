@@ -690,11 +690,16 @@ class KubernetesProvider : public Provider {
     if (res.status == 409 && !force_conflicts_) {
       std::vector<kube::Conflict> conflicts = kube::ParseConflicts(res.body);
       bool repair = !prior.is_null() && !conflicts.empty();
+      // Refresh reported a change outside kiln in a field without an
+      // attribute of its own (status "drifted: ..."): the approved plan sets
+      // it back. A conflict means another manager holds a different value
+      // in a field kiln sets, which is exactly what that refresh compares.
+      bool drift_seen = Str(prior, "status").rfind("drifted: ", 0) == 0;
       std::string fields, managers;
       std::set<std::string> seen;
       for (const auto& c : conflicts) {
         std::string attr = AttributeOfField(c.field);
-        if (attr.empty() || SameAttr(prior, config, attr)) repair = false;
+        if (!drift_seen && (attr.empty() || SameAttr(prior, config, attr))) repair = false;
         fields += (fields.empty() ? "" : ", ") + c.field;
         if (seen.insert(c.manager).second) managers += (managers.empty() ? "\"" : ", \"") + c.manager + "\"";
       }

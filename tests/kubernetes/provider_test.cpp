@@ -152,6 +152,23 @@ TEST_F(KubeProvider, ConflictIsTakenBackOnlyWhenThePlanRepairsDrift) {
   EXPECT_EQ(plan.diagnostics[0].summary, "Deployment ns/web: field manager \"ops-team\" owns .spec.replicas (409 conflict)");
   EXPECT_EQ(plan.diagnostics[0].attribute, Path({"replicas"}));
   EXPECT_NE(plan.diagnostics[0].detail.find("force_conflicts = true"), std::string::npos);
+
+  // Refresh reported drift in a field without an attribute of its own: the
+  // plan sets it back, so the conflicting fields are taken back.
+  script_->answers.clear();
+  script_->requests.clear();
+  script_->On("GET /api/v1/nodes", 200, {{"items", json::array()}});
+  script_->On("PATCH /apis/apps/v1/namespaces/ns/deployments/web", 409, ConflictStatus("ops-team"));
+  script_->On("PATCH /apis/apps/v1/namespaces/ns/deployments/web", 200, json::object());
+  script_->On("PATCH /api/v1/namespaces/ns/services/web", 200, json::object());
+  json seen = config;
+  seen["status"] = "drifted: Deployment ns/web spec.template.spec.containers[0].env[1].value was changed outside kiln";
+  plan = provider_->Plan({"endpoint", "endpoint.web", seen, config});
+  EXPECT_FALSE(HasErrors(plan.diagnostics)) << ErrorText(plan.diagnostics);
+  forced = 0;
+  for (const auto& r : script_->requests)
+    if (r.path.find("/deployments/web") != std::string::npos && r.path.find("force=true") != std::string::npos) ++forced;
+  EXPECT_EQ(forced, 1);
 }
 
 // State holds `secrets` redacted as one "(sensitive)": read takes the names

@@ -155,6 +155,29 @@ TEST_F(Kube, EndpointLifecycleDriftAndDestroy) {
   EXPECT_EQ(Get(kDeploy, "serve-a", "web")["spec"]["replicas"], 3);
   EXPECT_EQ(Kiln(dir_, "plan --detailed-exitcode").code, 0);
 
+  // Edited by another field manager in a field without an attribute of its
+  // own (an env value kiln sets): drift in `status`, taken back by apply.
+  json edit = {{"apiVersion", "apps/v1"}, {"kind", "Deployment"},
+               {"metadata", {{"name", "web"}, {"namespace", "serve-a"}}},
+               {"spec", {{"template", {{"spec", {{"containers", json::array({{{"name", "main"},
+                   {"env", json::array({{{"name", "PORT"}, {"value", "9999"}}})}}})}}}}}}}};
+  kube::Result edited = client_->Call("PATCH", "/apis/apps/v1/namespaces/serve-a/deployments/web?fieldManager=ops&force=true",
+                                      "application/apply-patch+yaml", edit.dump());
+  ASSERT_TRUE(edited.ok()) << edited.error;
+  plan = Kiln(dir_, "plan --detailed-exitcode");
+  EXPECT_EQ(plan.code, 2) << plan.out;
+  EXPECT_TRUE(Has(plan.out, "spec.template.spec.containers[0].env[")) << plan.out;
+  EXPECT_TRUE(Has(plan.out, "was changed outside kiln")) << plan.out;
+  apply = Kiln(dir_, "apply --auto-approve");
+  ASSERT_EQ(apply.code, 0) << apply.out;
+  EXPECT_TRUE(Has(apply.out, "from field manager \"ops\"")) << apply.out;
+  bool port_back = false;
+  d = Get(kDeploy, "serve-a", "web");
+  for (const auto& e : d["spec"]["template"]["spec"]["containers"][0]["env"])
+    if (e.value("name", "") == "PORT") port_back = e.value("value", "") == "8000";
+  EXPECT_TRUE(port_back) << d.dump();
+  EXPECT_EQ(Kiln(dir_, "plan --detailed-exitcode").code, 0);
+
   KilnRun destroy = Kiln(dir_, "destroy --auto-approve");
   ASSERT_EQ(destroy.code, 0) << destroy.out;
   EXPECT_TRUE(Get(kDeploy, "serve-a", "web").is_null());
@@ -350,10 +373,11 @@ TEST_F(Kube, KillDuringApplyIsFoundAgainNotDuplicated) {
     execl(KILN_BINARY, KILN_BINARY, "apply", "--auto-approve", nullptr);
     _exit(127);
   }
-  // Wait until the Deployment exists (kiln is then waiting for its rollout).
+  // Wait until the Deployment and the Service exist (kiln is then waiting
+  // for the rollout).
   bool seen = false;
-  for (int i = 0; i < 200 && !seen; ++i) {
-    seen = Get(kDeploy, "default", "crash").is_object();
+  for (int i = 0; i < 300 && !seen; ++i) {
+    seen = Get(kDeploy, "default", "crash").is_object() && Get(kSvc, "default", "crash").is_object();
     if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_TRUE(seen);
@@ -362,14 +386,17 @@ TEST_F(Kube, KillDuringApplyIsFoundAgainNotDuplicated) {
   KilnRun plan = Kiln(dir_, "plan");
   EXPECT_TRUE(Has(plan.out, "W0901")) << plan.out;
   EXPECT_FALSE(Has(plan.out, "endpoint.crash will be created")) << plan.out;
-  kube::Result all = client_->List(kDeploy, "default", "app.kubernetes.io/managed-by=kiln");
-  ASSERT_TRUE(all.ok());
-  int named = 0;
-  for (const auto& d : all.body["items"])
-    if (d["metadata"]["annotations"].value("kiln.dev/address", "") == "endpoint.crash") ++named;
-  EXPECT_EQ(named, 1);
+  for (const ResourceType* t : {&kDeploy, &kSvc}) {
+    kube::Result all = client_->List(*t, "default", "app.kubernetes.io/managed-by=kiln");
+    ASSERT_TRUE(all.ok());
+    int named = 0;
+    for (const auto& d : all.body["items"])
+      if (d["metadata"]["annotations"].value("kiln.dev/address", "") == "endpoint.crash") ++named;
+    EXPECT_EQ(named, 1) << t->kind;
+  }
   EXPECT_EQ(Kiln(dir_, "destroy --auto-approve").code, 0);
   EXPECT_TRUE(Get(kDeploy, "default", "crash").is_null());
+  EXPECT_TRUE(Get(kSvc, "default", "crash").is_null());
 }
 
 }  // namespace
