@@ -108,6 +108,15 @@ std::string GpuSummary(const std::vector<std::pair<std::string, std::pair<std::s
 
 thread_local uint64_t t_call_gen = 0;
 
+// The objects of a ReadBatch: one list call per collection (API version,
+// resource, namespace) with the managed-by label selector, kept for the
+// batch. Set on the thread that runs the batch.
+struct ListCache {
+  std::map<std::string, std::map<std::string, json>> items;  // collection path -> name -> object
+  std::map<std::string, Result> failed;                      // collection path -> the failed list
+};
+thread_local ListCache* t_batch = nullptr;
+
 class KubernetesProvider : public Provider {
  public:
   KubernetesProvider(KubeTransportFactory transport, kube::Clock* clock, const local::GpuCatalog* catalog)
@@ -354,7 +363,7 @@ class KubernetesProvider : public Provider {
     }
     std::map<std::string, json> live;
     for (const auto& obj : r.objects) {
-      Result got = client_->Get(obj.type, obj.ns(), obj.name());
+      Result got = Fetch(obj.type, obj.ns(), obj.name());
       if (got.ok()) {
         live[Key(obj)] = got.body;
       } else if (!got.not_found()) {
@@ -398,6 +407,20 @@ class KubernetesProvider : public Provider {
     }
     if (!drift.empty() && state.contains("status")) state["status"] = "drifted: " + drift;
     resp.state = state;
+    return resp;
+  }
+
+  // A plan's refresh: every resource's objects come from one list call per
+  // collection (label app.kubernetes.io/managed-by=kiln) instead of a GET
+  // each; an object missing from the list is looked up by name (its labels
+  // may have been edited away).
+  bool SupportsReadBatch() const override { return true; }
+  ReadBatchResponse ReadBatch(const ReadBatchRequest& req) override {
+    ReadBatchResponse resp;
+    ListCache cache;
+    t_batch = &cache;
+    for (const auto& r : req.reads) resp.results.push_back(Read(r));
+    t_batch = nullptr;
     return resp;
   }
 
@@ -522,6 +545,39 @@ class KubernetesProvider : public Provider {
   };
 
   bool Cancelled() const { return cancel_gen_.load() != t_call_gen; }
+
+  // GET of one object, answered from the batch's list calls in a ReadBatch.
+  Result Fetch(const ResourceType& t, const std::string& ns, const std::string& name) {
+    if (!t_batch) return client_->Get(t, ns, name);
+    std::string collection = kube::Client::CollectionPath(t, t.namespaced ? ns : "");
+    if (auto f = t_batch->failed.find(collection); f != t_batch->failed.end()) return f->second;
+    auto it = t_batch->items.find(collection);
+    if (it == t_batch->items.end()) {
+      Result list = client_->List(t, t.namespaced ? ns : "", std::string(kube::kManagedByLabel) + "=kiln");
+      if (!list.ok()) {
+        if (list.not_found()) list.status = 200;  // the namespace's kind of object is not served: nothing
+        else {
+          t_batch->failed[collection] = list;
+          return list;
+        }
+      }
+      auto& by_name = t_batch->items[collection];
+      if (list.body.is_object())
+        for (const auto& item : list.body.value("items", json::array())) {
+          json& o = by_name[item["metadata"].value("name", "")];
+          o = item;
+          o["apiVersion"] = t.api_version;  // list items leave them out
+          o["kind"] = t.kind;
+        }
+      it = t_batch->items.find(collection);
+    }
+    auto found = it->second.find(name);
+    if (found == it->second.end()) return client_->Get(t, ns, name);
+    Result r;
+    r.status = 200;
+    r.body = found->second;
+    return r;
+  }
 
   const local::GpuCatalog& Catalog() const { return catalog_ ? *catalog_ : local::GpuCatalog::Default(); }
 
@@ -661,7 +717,7 @@ class KubernetesProvider : public Provider {
     json secrets = Field(*config, "secrets");
     if (secrets.is_null() || secrets.is_object()) return true;
     json names = json::object();
-    Result got = client_->Get(kSecrets, ctx.ns, kube::DnsName(ctx.address) + "-secrets");
+    Result got = Fetch(kSecrets, ctx.ns, kube::DnsName(ctx.address) + "-secrets");
     if (!got.ok() && !got.not_found()) {
       diags->push_back(Err(got.error));
       return false;
