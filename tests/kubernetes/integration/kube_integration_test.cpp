@@ -311,6 +311,35 @@ TEST_F(Kube, KubeconfigContext) {
         "datastore scratch {\n  provider = k8s\n  type = \"volume\"\n  size = 2GiB\n  force_destroy = true\n}\n");
 }
 
+// A bound claim may hold data: destroy keeps it (one error naming the
+// claim and `force_destroy`) until force_destroy = true is applied.
+TEST_F(Kube, BoundClaimIsKeptWithoutForceDestroy) {
+  auto config = [&](bool force) {
+    return Provider("  namespace = \"default\"\n") + "datastore keep {\n  provider = k8s\n  type = \"volume\"\n  size = 1GiB\n" +
+           (force ? "  force_destroy = true\n" : "") + "}\n";
+  };
+  Write(config(false));
+  KilnRun r = Kiln(dir_, "apply --auto-approve");
+  ASSERT_EQ(r.code, 0) << r.out;
+  bool bound = false;
+  for (int i = 0; i < 100 && !bound; ++i) {
+    bound = Get(kPvc, "default", "keep")["status"].value("phase", "") == "Bound";
+    if (!bound) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(bound);
+  r = Kiln(dir_, "destroy --auto-approve");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(Has(r.out, "PersistentVolumeClaim default/keep is bound to a volume and may hold data; it is kept")) << r.out;
+  EXPECT_TRUE(Has(r.out, "force_destroy = true")) << r.out;
+  EXPECT_TRUE(Get(kPvc, "default", "keep").is_object());
+  Write(config(true));
+  r = Kiln(dir_, "apply --auto-approve");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = Kiln(dir_, "destroy --auto-approve");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(Get(kPvc, "default", "keep").is_null());
+}
+
 TEST_F(Kube, QuotaRefusalDuringRolloutIsAnError) {
   // Each endpoint fits the quota at plan; together they do not.
   std::string cfg = Provider() + "cluster tight {\n  provider = k8s\n  gpu = \"H100:2\"\n}\n\n";
