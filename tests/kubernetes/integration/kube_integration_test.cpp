@@ -311,6 +311,49 @@ TEST_F(Kube, KubeconfigContext) {
         "datastore scratch {\n  provider = k8s\n  type = \"volume\"\n  size = 2GiB\n  force_destroy = true\n}\n");
 }
 
+// Secrets live in a Secret; state keeps them redacted. A changed value
+// updates the Secret, removed secrets delete it, and every plan after an
+// apply is a no-op (and returns: a plan after a Secret once hung).
+TEST_F(Kube, SecretsChangeAndGoAway) {
+  auto config = [&](const std::string& secrets) {
+    return Provider("  namespace = \"default\"\n") +
+           "endpoint vault {\n  provider = k8s\n  model = \"m\"\n  image = \"s:1\"\n  command = \"x\"\n" +
+           (secrets.empty() ? "" : "  secrets = { " + secrets + " }\n") + "}\n";
+  };
+  auto env_names = [&]() {
+    std::string names;
+    json d = Get(kDeploy, "default", "vault");
+    for (const auto& e : d["spec"]["template"]["spec"]["containers"][0]["env"]) names += e.value("name", "") + " ";
+    return names;
+  };
+  Write(config("A = \"one\", B = \"two\""));
+  KilnRun r = Kiln(dir_, "apply --auto-approve");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(Get(kSecret, "default", "vault-secrets")["data"]["A"], kube::Base64("one"));
+  EXPECT_EQ(env_names(), "A B KILN_MODEL PORT ");
+  r = Kiln(dir_, "plan --detailed-exitcode");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_FALSE(Has(r.out, "one")) << r.out;
+
+  Write(config("A = \"uno\", B = \"two\""));
+  r = Kiln(dir_, "plan --detailed-exitcode");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_FALSE(Has(r.out, "uno")) << r.out;
+  r = Kiln(dir_, "apply --auto-approve");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(Get(kSecret, "default", "vault-secrets")["data"]["A"], kube::Base64("uno"));
+  r = Kiln(dir_, "plan --detailed-exitcode");
+  EXPECT_EQ(r.code, 0) << r.out;
+
+  Write(config(""));
+  r = Kiln(dir_, "apply --auto-approve");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(Get(kSecret, "default", "vault-secrets").is_null());
+  EXPECT_EQ(env_names(), "KILN_MODEL PORT ");
+  r = Kiln(dir_, "plan --detailed-exitcode");
+  EXPECT_EQ(r.code, 0) << r.out;
+}
+
 // A bound claim may hold data: destroy keeps it (one error naming the
 // claim and `force_destroy`) until force_destroy = true is applied.
 TEST_F(Kube, BoundClaimIsKeptWithoutForceDestroy) {
