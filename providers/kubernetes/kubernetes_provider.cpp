@@ -138,6 +138,8 @@ class KubernetesProvider : public Provider {
     c["force_conflicts"] = {"bool?", true, false, false,
                             "Take fields over from other field managers on every apply."};
     c["rollout_timeout"] = {"duration?", true, false, false, "How long apply waits for a rollout (default 10m)."};
+    c["job_timeout"] = {"duration?", true, false, false,
+                        "How long apply waits for a `wait = true` job (default 24h; at most max_runtime + 2m)."};
     for (const char* kind : {"cluster", "datastore", "training_job", "endpoint"})
       schema_.kinds[kind].fields["namespace"] = {"string", false, true, false, "The Kubernetes namespace."};
     schema_.capabilities = {"inventory"};
@@ -173,6 +175,7 @@ class KubernetesProvider : public Provider {
     force_conflicts_ = Bool(c, "force_conflicts");
     if (c.contains("rollout_timeout") && c["rollout_timeout"].is_number())
       rollout_timeout_ms_ = c["rollout_timeout"].get<int64_t>();
+    if (c.contains("job_timeout") && c["job_timeout"].is_number()) job_timeout_ms_ = c["job_timeout"].get<int64_t>();
     client_ = std::make_unique<kube::Client>(transport_factory_(conn), conn.server);
     // Discovery: which API versions this server speaks.
     Result apis = client_->Call("GET", "/apis");
@@ -1025,7 +1028,10 @@ class KubernetesProvider : public Provider {
 
   void WaitJob(const ApplyRequest& req, const Rendered& r, json* state, ProviderDiagnostics* diags) {
     int64_t max_runtime = Field(req.config, "max_runtime").is_number() ? req.config["max_runtime"].get<int64_t>() : 0;
-    int64_t timeout = max_runtime > 0 ? max_runtime + 120000 : 24LL * 3600 * 1000;
+    // The Job's activeDeadlineSeconds ends it after max_runtime: the wait
+    // gives the controller two minutes more, and never exceeds job_timeout.
+    int64_t timeout = job_timeout_ms_;
+    if (max_runtime > 0) timeout = std::min(timeout, max_runtime + 120000);
     Progress p = kube::WaitFor(
         [&]() -> Progress {
           std::vector<json> jobs = LiveJobs(r, nullptr);
@@ -1046,7 +1052,8 @@ class KubernetesProvider : public Provider {
     bool timed_out = p.message.rfind("timed out", 0) == 0;
     if (p.state != Progress::kDone)
       diags->push_back(Err("training job " + req.address + (timed_out ? " did not finish: " : " failed: ") + p.message +
-                           (timed_out && max_runtime <= 0 ? " (without `max_runtime` apply waits at most 24h)" : "") +
+                           (timed_out ? " (the provider's `job_timeout`, or `max_runtime` + 2m, bounds the wait; "
+                                        "the Job keeps running)" : "") +
                            ((*state)["exit_code"].is_number() ? " (exit code " + (*state)["exit_code"].dump() + ")" : "")));
   }
 
@@ -1059,6 +1066,7 @@ class KubernetesProvider : public Provider {
   std::string hpa_version_;
   bool force_conflicts_ = false;
   int64_t rollout_timeout_ms_ = 10 * 60 * 1000;
+  int64_t job_timeout_ms_ = 24LL * 3600 * 1000;
   std::atomic<uint64_t> cancel_gen_{0};
 };
 

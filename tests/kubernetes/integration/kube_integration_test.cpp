@@ -433,6 +433,21 @@ TEST_F(Kube, RolloutThatNeverBecomesReadyTimesOut) {
   EXPECT_TRUE(Get(kDeploy, "default", "stuck").is_null());
 }
 
+TEST_F(Kube, JobThatNeverEndsTimesOut) {
+  Write(Provider("  namespace = \"default\"\n  job_timeout = 3s\n") +
+        "training_job forever {\n  provider = k8s\n  image = \"kiln.test/never-ends\"\n  command = \"x\"\n"
+        "  wait = true\n}\n");
+  KilnRun r = Kiln(dir_, "apply --auto-approve");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(Has(r.out, "training job training_job.forever did not finish: timed out after 3s")) << r.out;
+  EXPECT_TRUE(Has(r.out, "job_timeout")) << r.out;
+  // Recorded, so destroy finds it.
+  KilnRun show = Kiln(dir_, "state show training_job.forever");
+  EXPECT_TRUE(Has(show.out, "running")) << show.out;
+  EXPECT_EQ(Kiln(dir_, "destroy --auto-approve").code, 0);
+  EXPECT_TRUE(Get(kJob, "default", "forever").is_null());
+}
+
 TEST_F(Kube, KillDuringApplyIsFoundAgainNotDuplicated) {
   Write(Provider("  namespace = \"default\"\n  rollout_timeout = 2m\n") +
         "endpoint crash {\n  provider = k8s\n  model = \"m\"\n  image = \"kiln.test/never-ready\"\n  command = \"x\"\n}\n");
