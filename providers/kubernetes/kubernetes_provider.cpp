@@ -108,6 +108,15 @@ std::string GpuSummary(const std::vector<std::pair<std::string, std::pair<std::s
 
 thread_local uint64_t t_call_gen = 0;
 
+// The objects of a ReadBatch: one list call per collection (API version,
+// resource, namespace) with the managed-by label selector, kept for the
+// batch. Set on the thread that runs the batch.
+struct ListCache {
+  std::map<std::string, std::map<std::string, json>> items;  // collection path -> name -> object
+  std::map<std::string, Result> failed;                      // collection path -> the failed list
+};
+thread_local ListCache* t_batch = nullptr;
+
 class KubernetesProvider : public Provider {
  public:
   KubernetesProvider(KubeTransportFactory transport, kube::Clock* clock, const local::GpuCatalog* catalog)
@@ -129,6 +138,8 @@ class KubernetesProvider : public Provider {
     c["force_conflicts"] = {"bool?", true, false, false,
                             "Take fields over from other field managers on every apply."};
     c["rollout_timeout"] = {"duration?", true, false, false, "How long apply waits for a rollout (default 10m)."};
+    c["job_timeout"] = {"duration?", true, false, false,
+                        "How long apply waits for a `wait = true` job (default 24h; at most max_runtime + 2m)."};
     for (const char* kind : {"cluster", "datastore", "training_job", "endpoint"})
       schema_.kinds[kind].fields["namespace"] = {"string", false, true, false, "The Kubernetes namespace."};
     schema_.capabilities = {"inventory"};
@@ -164,6 +175,7 @@ class KubernetesProvider : public Provider {
     force_conflicts_ = Bool(c, "force_conflicts");
     if (c.contains("rollout_timeout") && c["rollout_timeout"].is_number())
       rollout_timeout_ms_ = c["rollout_timeout"].get<int64_t>();
+    if (c.contains("job_timeout") && c["job_timeout"].is_number()) job_timeout_ms_ = c["job_timeout"].get<int64_t>();
     client_ = std::make_unique<kube::Client>(transport_factory_(conn), conn.server);
     // Discovery: which API versions this server speaks.
     Result apis = client_->Call("GET", "/apis");
@@ -354,7 +366,7 @@ class KubernetesProvider : public Provider {
     }
     std::map<std::string, json> live;
     for (const auto& obj : r.objects) {
-      Result got = client_->Get(obj.type, obj.ns(), obj.name());
+      Result got = Fetch(obj.type, obj.ns(), obj.name());
       if (got.ok()) {
         live[Key(obj)] = got.body;
       } else if (!got.not_found()) {
@@ -398,6 +410,20 @@ class KubernetesProvider : public Provider {
     }
     if (!drift.empty() && state.contains("status")) state["status"] = "drifted: " + drift;
     resp.state = state;
+    return resp;
+  }
+
+  // A plan's refresh: every resource's objects come from one list call per
+  // collection (label app.kubernetes.io/managed-by=kiln) instead of a GET
+  // each; an object missing from the list is looked up by name (its labels
+  // may have been edited away).
+  bool SupportsReadBatch() const override { return true; }
+  ReadBatchResponse ReadBatch(const ReadBatchRequest& req) override {
+    ReadBatchResponse resp;
+    ListCache cache;
+    t_batch = &cache;
+    for (const auto& r : req.reads) resp.results.push_back(Read(r));
+    t_batch = nullptr;
     return resp;
   }
 
@@ -522,6 +548,39 @@ class KubernetesProvider : public Provider {
   };
 
   bool Cancelled() const { return cancel_gen_.load() != t_call_gen; }
+
+  // GET of one object, answered from the batch's list calls in a ReadBatch.
+  Result Fetch(const ResourceType& t, const std::string& ns, const std::string& name) {
+    if (!t_batch) return client_->Get(t, ns, name);
+    std::string collection = kube::Client::CollectionPath(t, t.namespaced ? ns : "");
+    if (auto f = t_batch->failed.find(collection); f != t_batch->failed.end()) return f->second;
+    auto it = t_batch->items.find(collection);
+    if (it == t_batch->items.end()) {
+      Result list = client_->List(t, t.namespaced ? ns : "", std::string(kube::kManagedByLabel) + "=kiln");
+      if (!list.ok()) {
+        if (list.not_found()) list.status = 200;  // the namespace's kind of object is not served: nothing
+        else {
+          t_batch->failed[collection] = list;
+          return list;
+        }
+      }
+      auto& by_name = t_batch->items[collection];
+      if (list.body.is_object())
+        for (const auto& item : list.body.value("items", json::array())) {
+          json& o = by_name[item["metadata"].value("name", "")];
+          o = item;
+          o["apiVersion"] = t.api_version;  // list items leave them out
+          o["kind"] = t.kind;
+        }
+      it = t_batch->items.find(collection);
+    }
+    auto found = it->second.find(name);
+    if (found == it->second.end()) return client_->Get(t, ns, name);
+    Result r;
+    r.status = 200;
+    r.body = found->second;
+    return r;
+  }
 
   const local::GpuCatalog& Catalog() const { return catalog_ ? *catalog_ : local::GpuCatalog::Default(); }
 
@@ -661,7 +720,7 @@ class KubernetesProvider : public Provider {
     json secrets = Field(*config, "secrets");
     if (secrets.is_null() || secrets.is_object()) return true;
     json names = json::object();
-    Result got = client_->Get(kSecrets, ctx.ns, kube::DnsName(ctx.address) + "-secrets");
+    Result got = Fetch(kSecrets, ctx.ns, kube::DnsName(ctx.address) + "-secrets");
     if (!got.ok() && !got.not_found()) {
       diags->push_back(Err(got.error));
       return false;
@@ -690,11 +749,16 @@ class KubernetesProvider : public Provider {
     if (res.status == 409 && !force_conflicts_) {
       std::vector<kube::Conflict> conflicts = kube::ParseConflicts(res.body);
       bool repair = !prior.is_null() && !conflicts.empty();
+      // Refresh reported a change outside kiln in a field without an
+      // attribute of its own (status "drifted: ..."): the approved plan sets
+      // it back. A conflict means another manager holds a different value
+      // in a field kiln sets, which is exactly what that refresh compares.
+      bool drift_seen = Str(prior, "status").rfind("drifted: ", 0) == 0;
       std::string fields, managers;
       std::set<std::string> seen;
       for (const auto& c : conflicts) {
         std::string attr = AttributeOfField(c.field);
-        if (attr.empty() || SameAttr(prior, config, attr)) repair = false;
+        if (!drift_seen && (attr.empty() || SameAttr(prior, config, attr))) repair = false;
         fields += (fields.empty() ? "" : ", ") + c.field;
         if (seen.insert(c.manager).second) managers += (managers.empty() ? "\"" : ", \"") + c.manager + "\"";
       }
@@ -964,7 +1028,10 @@ class KubernetesProvider : public Provider {
 
   void WaitJob(const ApplyRequest& req, const Rendered& r, json* state, ProviderDiagnostics* diags) {
     int64_t max_runtime = Field(req.config, "max_runtime").is_number() ? req.config["max_runtime"].get<int64_t>() : 0;
-    int64_t timeout = max_runtime > 0 ? max_runtime + 120000 : 24LL * 3600 * 1000;
+    // The Job's activeDeadlineSeconds ends it after max_runtime: the wait
+    // gives the controller two minutes more, and never exceeds job_timeout.
+    int64_t timeout = job_timeout_ms_;
+    if (max_runtime > 0) timeout = std::min(timeout, max_runtime + 120000);
     Progress p = kube::WaitFor(
         [&]() -> Progress {
           std::vector<json> jobs = LiveJobs(r, nullptr);
@@ -985,7 +1052,8 @@ class KubernetesProvider : public Provider {
     bool timed_out = p.message.rfind("timed out", 0) == 0;
     if (p.state != Progress::kDone)
       diags->push_back(Err("training job " + req.address + (timed_out ? " did not finish: " : " failed: ") + p.message +
-                           (timed_out && max_runtime <= 0 ? " (without `max_runtime` apply waits at most 24h)" : "") +
+                           (timed_out ? " (the provider's `job_timeout`, or `max_runtime` + 2m, bounds the wait; "
+                                        "the Job keeps running)" : "") +
                            ((*state)["exit_code"].is_number() ? " (exit code " + (*state)["exit_code"].dump() + ")" : "")));
   }
 
@@ -998,6 +1066,7 @@ class KubernetesProvider : public Provider {
   std::string hpa_version_;
   bool force_conflicts_ = false;
   int64_t rollout_timeout_ms_ = 10 * 60 * 1000;
+  int64_t job_timeout_ms_ = 24LL * 3600 * 1000;
   std::atomic<uint64_t> cancel_gen_{0};
 };
 

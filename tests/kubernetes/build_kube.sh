@@ -19,7 +19,17 @@ have_all() {
   local b
   for b in "${bins[@]}"; do [ -x "$cache/$b" ] || return 1; done
 }
-if have_all; then echo "$cache"; exit 0; fi
+if have_all; then
+  # Cached: check that both run (a truncated copy is reported, never removed).
+  for b in "${bins[@]}"; do
+    if ! "$cache/$b" --version 2>/dev/null | grep -q '^Kubernetes v1\.'; then
+      echo "build_kube: $cache/$b is there but does not run (--version fails); move it away to rebuild" >&2
+      exit 1
+    fi
+  done
+  echo "$cache"
+  exit 0
+fi
 
 log() { echo "build_kube: $*" >&2; }
 SUDO=""

@@ -55,6 +55,28 @@ code=$?
 set -e
 [ "$code" = 0 ] || { cat plan2.log; fail "second plan is not a no-op (exit $code)"; }
 
+# An image change and the canary taken away: an in-place update that waits
+# for the new rollout, deletes the canary Deployment and moves the HPA's
+# range back to the whole of `replicas`; the plan after it is a no-op.
+sed -i -e 's/vllm-openai:v0.6.3/vllm-openai:v0.6.4/' -e '/^  canary /d' serve.kiln
+kiln plan > plan3.log 2>&1 || { cat plan3.log; fail "plan of the update"; }
+grep -q "endpoint.chat will be updated in place" plan3.log || { cat plan3.log; fail "update is not in place"; }
+start=$SECONDS
+kiln apply --auto-approve > apply2.log 2>&1 || { cat apply2.log; fail "apply of the update"; }
+echo "update: $((SECONDS - start)) s"
+[ "$(get /apis/apps/v1/namespaces/ml-team/deployments/chat)" = 200 ] || fail "deployment after update"
+[ "$(field "d['spec']['template']['spec']['containers'][0]['image']")" = vllm/vllm-openai:v0.6.4 ] || fail "image not updated"
+[ "$(field "d['status'].get('updatedReplicas') == d['status'].get('replicas') == d['status'].get('availableReplicas')")" = True ] ||
+  fail "apply returned before the new rollout completed"
+[ "$(get /apis/apps/v1/namespaces/ml-team/deployments/chat-canary)" = 404 ] || fail "canary not deleted"
+[ "$(get /apis/autoscaling/v2beta2/namespaces/ml-team/horizontalpodautoscalers/chat)" = 200 ] || fail "hpa after update"
+[ "$(field "(d['spec']['minReplicas'], d['spec']['maxReplicas'])")" = "(2, 4)" ] || fail "hpa range after update"
+set +e
+kiln plan --detailed-exitcode > plan4.log 2>&1
+code=$?
+set -e
+[ "$code" = 0 ] || { cat plan4.log; fail "plan after the update is not a no-op (exit $code)"; }
+
 start=$SECONDS
 kiln destroy --auto-approve > destroy.log 2>&1 || { cat destroy.log; fail "destroy"; }
 echo "destroy: $((SECONDS - start)) s"

@@ -152,6 +152,23 @@ TEST_F(KubeProvider, ConflictIsTakenBackOnlyWhenThePlanRepairsDrift) {
   EXPECT_EQ(plan.diagnostics[0].summary, "Deployment ns/web: field manager \"ops-team\" owns .spec.replicas (409 conflict)");
   EXPECT_EQ(plan.diagnostics[0].attribute, Path({"replicas"}));
   EXPECT_NE(plan.diagnostics[0].detail.find("force_conflicts = true"), std::string::npos);
+
+  // Refresh reported drift in a field without an attribute of its own: the
+  // plan sets it back, so the conflicting fields are taken back.
+  script_->answers.clear();
+  script_->requests.clear();
+  script_->On("GET /api/v1/nodes", 200, {{"items", json::array()}});
+  script_->On("PATCH /apis/apps/v1/namespaces/ns/deployments/web", 409, ConflictStatus("ops-team"));
+  script_->On("PATCH /apis/apps/v1/namespaces/ns/deployments/web", 200, json::object());
+  script_->On("PATCH /api/v1/namespaces/ns/services/web", 200, json::object());
+  json seen = config;
+  seen["status"] = "drifted: Deployment ns/web spec.template.spec.containers[0].env[1].value was changed outside kiln";
+  plan = provider_->Plan({"endpoint", "endpoint.web", seen, config});
+  EXPECT_FALSE(HasErrors(plan.diagnostics)) << ErrorText(plan.diagnostics);
+  forced = 0;
+  for (const auto& r : script_->requests)
+    if (r.path.find("/deployments/web") != std::string::npos && r.path.find("force=true") != std::string::npos) ++forced;
+  EXPECT_EQ(forced, 1);
 }
 
 // State holds `secrets` redacted as one "(sensitive)": read takes the names
@@ -184,6 +201,48 @@ TEST_F(KubeProvider, RedactedSecretsInStateAreNotDrift) {
   read = provider_->Read({"endpoint", "endpoint.web", state});
   ASSERT_FALSE(HasErrors(read.diagnostics)) << ErrorText(read.diagnostics);
   EXPECT_EQ(read.state["status"], "drifted: Deployment ns/web spec.template.spec.containers[0].env was changed outside kiln");
+}
+
+// A plan's refresh of several endpoints: one list call per collection with
+// the managed-by selector, no GET per object; an object missing from the
+// list is looked up by name and, gone, is drift.
+TEST_F(KubeProvider, ReadBatchListsEachCollectionOnce) {
+  script_->On("GET /apis", 200, Discovery(true));
+  ASSERT_FALSE(HasErrors(Configure({{"namespace", "ns"}})));
+  json config = {{"image", "s:1"}, {"command", "x"}, {"model", "m"}, {"replicas", 1}, {"port", 8080}};
+  std::map<std::string, json> lists;  // collection -> items
+  ReadBatchRequest batch;
+  for (const char* name : {"a", "b", "c"}) {
+    kube::RenderContext ctx;
+    ctx.address = std::string("endpoint.") + name;
+    ctx.ns = "ns";
+    for (auto o : kube::RenderEndpoint(config, ctx).objects) {
+      std::string base = o.type.api_version == "v1" ? "/api/v1" : "/apis/" + o.type.api_version;
+      o.body.erase("apiVersion");  // as in a list's items
+      o.body.erase("kind");
+      if (std::string(name) != "c" || o.type.kind != "Service") lists[base + "/namespaces/ns/" + o.type.plural].push_back(o.body);
+    }
+    json state = config;
+    state["status"] = "ready";
+    state["namespace"] = "ns";
+    batch.reads.push_back({"endpoint", std::string("endpoint.") + name, state});
+  }
+  for (const auto& [path, items] : lists) script_->On("GET " + path, 200, {{"kind", "List"}, {"items", items}});
+  ReadBatchResponse resp = provider_->ReadBatch(batch);
+  ASSERT_EQ(resp.results.size(), 3u);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_FALSE(HasErrors(resp.results[i].diagnostics)) << ErrorText(resp.results[i].diagnostics);
+    EXPECT_EQ(resp.results[i].state["status"].get<std::string>().rfind("drifted", 0), std::string::npos)
+        << resp.results[i].state.dump();
+  }
+  EXPECT_EQ(resp.results[2].state["status"], "drifted: Service ns/c is missing");
+  int lists_sent = 0, gets = 0;
+  for (const auto& r : script_->requests) {
+    if (r.path.find("labelSelector=app.kubernetes.io%2Fmanaged-by%3Dkiln") != std::string::npos) ++lists_sent;
+    else if (r.method == "GET" && r.path != "/apis") ++gets;
+  }
+  EXPECT_EQ(lists_sent, 2);  // deployments, services
+  EXPECT_EQ(gets, 1);        // the Service missing from the list
 }
 
 TEST_F(KubeProvider, InventoryFromNodeLabelsThroughTheCatalog) {

@@ -155,6 +155,29 @@ TEST_F(Kube, EndpointLifecycleDriftAndDestroy) {
   EXPECT_EQ(Get(kDeploy, "serve-a", "web")["spec"]["replicas"], 3);
   EXPECT_EQ(Kiln(dir_, "plan --detailed-exitcode").code, 0);
 
+  // Edited by another field manager in a field without an attribute of its
+  // own (an env value kiln sets): drift in `status`, taken back by apply.
+  json edit = {{"apiVersion", "apps/v1"}, {"kind", "Deployment"},
+               {"metadata", {{"name", "web"}, {"namespace", "serve-a"}}},
+               {"spec", {{"template", {{"spec", {{"containers", json::array({{{"name", "main"},
+                   {"env", json::array({{{"name", "PORT"}, {"value", "9999"}}})}}})}}}}}}}};
+  kube::Result edited = client_->Call("PATCH", "/apis/apps/v1/namespaces/serve-a/deployments/web?fieldManager=ops&force=true",
+                                      "application/apply-patch+yaml", edit.dump());
+  ASSERT_TRUE(edited.ok()) << edited.error;
+  plan = Kiln(dir_, "plan --detailed-exitcode");
+  EXPECT_EQ(plan.code, 2) << plan.out;
+  EXPECT_TRUE(Has(plan.out, "spec.template.spec.containers[0].env[")) << plan.out;
+  EXPECT_TRUE(Has(plan.out, "was changed outside kiln")) << plan.out;
+  apply = Kiln(dir_, "apply --auto-approve");
+  ASSERT_EQ(apply.code, 0) << apply.out;
+  EXPECT_TRUE(Has(apply.out, "from field manager \"ops\"")) << apply.out;
+  bool port_back = false;
+  d = Get(kDeploy, "serve-a", "web");
+  for (const auto& e : d["spec"]["template"]["spec"]["containers"][0]["env"])
+    if (e.value("name", "") == "PORT") port_back = e.value("value", "") == "8000";
+  EXPECT_TRUE(port_back) << d.dump();
+  EXPECT_EQ(Kiln(dir_, "plan --detailed-exitcode").code, 0);
+
   KilnRun destroy = Kiln(dir_, "destroy --auto-approve");
   ASSERT_EQ(destroy.code, 0) << destroy.out;
   EXPECT_TRUE(Get(kDeploy, "serve-a", "web").is_null());
@@ -288,6 +311,78 @@ TEST_F(Kube, KubeconfigContext) {
         "datastore scratch {\n  provider = k8s\n  type = \"volume\"\n  size = 2GiB\n  force_destroy = true\n}\n");
 }
 
+// Secrets live in a Secret; state keeps them redacted. A changed value
+// updates the Secret, removed secrets delete it, and every plan after an
+// apply is a no-op (and returns: a plan after a Secret once hung).
+TEST_F(Kube, SecretsChangeAndGoAway) {
+  auto config = [&](const std::string& secrets) {
+    return Provider("  namespace = \"default\"\n") +
+           "endpoint vault {\n  provider = k8s\n  model = \"m\"\n  image = \"s:1\"\n  command = \"x\"\n" +
+           (secrets.empty() ? "" : "  secrets = { " + secrets + " }\n") + "}\n";
+  };
+  auto env_names = [&]() {
+    std::string names;
+    json d = Get(kDeploy, "default", "vault");
+    for (const auto& e : d["spec"]["template"]["spec"]["containers"][0]["env"]) names += e.value("name", "") + " ";
+    return names;
+  };
+  Write(config("A = \"one\", B = \"two\""));
+  KilnRun r = Kiln(dir_, "apply --auto-approve");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(Get(kSecret, "default", "vault-secrets")["data"]["A"], kube::Base64("one"));
+  EXPECT_EQ(env_names(), "A B KILN_MODEL PORT ");
+  r = Kiln(dir_, "plan --detailed-exitcode");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_FALSE(Has(r.out, "one")) << r.out;
+
+  Write(config("A = \"uno\", B = \"two\""));
+  r = Kiln(dir_, "plan --detailed-exitcode");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_FALSE(Has(r.out, "uno")) << r.out;
+  r = Kiln(dir_, "apply --auto-approve");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(Get(kSecret, "default", "vault-secrets")["data"]["A"], kube::Base64("uno"));
+  r = Kiln(dir_, "plan --detailed-exitcode");
+  EXPECT_EQ(r.code, 0) << r.out;
+
+  Write(config(""));
+  r = Kiln(dir_, "apply --auto-approve");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(Get(kSecret, "default", "vault-secrets").is_null());
+  EXPECT_EQ(env_names(), "KILN_MODEL PORT ");
+  r = Kiln(dir_, "plan --detailed-exitcode");
+  EXPECT_EQ(r.code, 0) << r.out;
+}
+
+// A bound claim may hold data: destroy keeps it (one error naming the
+// claim and `force_destroy`) until force_destroy = true is applied.
+TEST_F(Kube, BoundClaimIsKeptWithoutForceDestroy) {
+  auto config = [&](bool force) {
+    return Provider("  namespace = \"default\"\n") + "datastore keep {\n  provider = k8s\n  type = \"volume\"\n  size = 1GiB\n" +
+           (force ? "  force_destroy = true\n" : "") + "}\n";
+  };
+  Write(config(false));
+  KilnRun r = Kiln(dir_, "apply --auto-approve");
+  ASSERT_EQ(r.code, 0) << r.out;
+  bool bound = false;
+  for (int i = 0; i < 100 && !bound; ++i) {
+    bound = Get(kPvc, "default", "keep")["status"].value("phase", "") == "Bound";
+    if (!bound) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(bound);
+  r = Kiln(dir_, "destroy --auto-approve");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(Has(r.out, "PersistentVolumeClaim default/keep is bound to a volume and may hold data; it is kept")) << r.out;
+  EXPECT_TRUE(Has(r.out, "force_destroy = true")) << r.out;
+  EXPECT_TRUE(Get(kPvc, "default", "keep").is_object());
+  Write(config(true));
+  r = Kiln(dir_, "apply --auto-approve");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = Kiln(dir_, "destroy --auto-approve");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(Get(kPvc, "default", "keep").is_null());
+}
+
 TEST_F(Kube, QuotaRefusalDuringRolloutIsAnError) {
   // Each endpoint fits the quota at plan; together they do not.
   std::string cfg = Provider() + "cluster tight {\n  provider = k8s\n  gpu = \"H100:2\"\n}\n\n";
@@ -338,6 +433,21 @@ TEST_F(Kube, RolloutThatNeverBecomesReadyTimesOut) {
   EXPECT_TRUE(Get(kDeploy, "default", "stuck").is_null());
 }
 
+TEST_F(Kube, JobThatNeverEndsTimesOut) {
+  Write(Provider("  namespace = \"default\"\n  job_timeout = 3s\n") +
+        "training_job forever {\n  provider = k8s\n  image = \"kiln.test/never-ends\"\n  command = \"x\"\n"
+        "  wait = true\n}\n");
+  KilnRun r = Kiln(dir_, "apply --auto-approve");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(Has(r.out, "training job training_job.forever did not finish: timed out after 3s")) << r.out;
+  EXPECT_TRUE(Has(r.out, "job_timeout")) << r.out;
+  // Recorded, so destroy finds it.
+  KilnRun show = Kiln(dir_, "state show training_job.forever");
+  EXPECT_TRUE(Has(show.out, "running")) << show.out;
+  EXPECT_EQ(Kiln(dir_, "destroy --auto-approve").code, 0);
+  EXPECT_TRUE(Get(kJob, "default", "forever").is_null());
+}
+
 TEST_F(Kube, KillDuringApplyIsFoundAgainNotDuplicated) {
   Write(Provider("  namespace = \"default\"\n  rollout_timeout = 2m\n") +
         "endpoint crash {\n  provider = k8s\n  model = \"m\"\n  image = \"kiln.test/never-ready\"\n  command = \"x\"\n}\n");
@@ -350,10 +460,11 @@ TEST_F(Kube, KillDuringApplyIsFoundAgainNotDuplicated) {
     execl(KILN_BINARY, KILN_BINARY, "apply", "--auto-approve", nullptr);
     _exit(127);
   }
-  // Wait until the Deployment exists (kiln is then waiting for its rollout).
+  // Wait until the Deployment and the Service exist (kiln is then waiting
+  // for the rollout).
   bool seen = false;
-  for (int i = 0; i < 200 && !seen; ++i) {
-    seen = Get(kDeploy, "default", "crash").is_object();
+  for (int i = 0; i < 300 && !seen; ++i) {
+    seen = Get(kDeploy, "default", "crash").is_object() && Get(kSvc, "default", "crash").is_object();
     if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_TRUE(seen);
@@ -362,14 +473,17 @@ TEST_F(Kube, KillDuringApplyIsFoundAgainNotDuplicated) {
   KilnRun plan = Kiln(dir_, "plan");
   EXPECT_TRUE(Has(plan.out, "W0901")) << plan.out;
   EXPECT_FALSE(Has(plan.out, "endpoint.crash will be created")) << plan.out;
-  kube::Result all = client_->List(kDeploy, "default", "app.kubernetes.io/managed-by=kiln");
-  ASSERT_TRUE(all.ok());
-  int named = 0;
-  for (const auto& d : all.body["items"])
-    if (d["metadata"]["annotations"].value("kiln.dev/address", "") == "endpoint.crash") ++named;
-  EXPECT_EQ(named, 1);
+  for (const ResourceType* t : {&kDeploy, &kSvc}) {
+    kube::Result all = client_->List(*t, "default", "app.kubernetes.io/managed-by=kiln");
+    ASSERT_TRUE(all.ok());
+    int named = 0;
+    for (const auto& d : all.body["items"])
+      if (d["metadata"]["annotations"].value("kiln.dev/address", "") == "endpoint.crash") ++named;
+    EXPECT_EQ(named, 1) << t->kind;
+  }
   EXPECT_EQ(Kiln(dir_, "destroy --auto-approve").code, 0);
   EXPECT_TRUE(Get(kDeploy, "default", "crash").is_null());
+  EXPECT_TRUE(Get(kSvc, "default", "crash").is_null());
 }
 
 }  // namespace
