@@ -861,10 +861,25 @@ void CostStep(PlanRun& run) {
   for (const auto& r : run.refreshed.resources)
     if (!planned.count(r.address)) after.push_back({r.kind, r.attributes});
   bool any_before = false, any_after = false;
-  auto b = HourlyCost(before, run.options.prices, &any_before);
-  auto a = HourlyCost(after, run.options.prices, &any_after);
+  Cost cost;
+  auto b = HourlyCost(before, run.options.prices, &any_before, &cost.gpus_before);
+  auto a = HourlyCost(after, run.options.prices, &any_after, &cost.gpus_after);
   if (!(any_before || any_after) || !a || !b) return;
-  run.plan.cost = Cost{*b, *a};
+  cost.before_hourly = *b;
+  cost.after_hourly = *a;
+  // Each changed resource's share, for the Markdown plan's cost column.
+  for (const auto& c : run.plan.changes) {
+    if (c.action == Action::kNoop) continue;
+    Cost::Resource r;
+    bool any = false;
+    if (c.action != Action::kCreate && c.prior)
+      r.before_hourly = HourlyCost({{c.kind, c.prior->attributes}}, run.options.prices, &any, &r.gpus_before)
+                            .value_or(0);
+    if (c.action != Action::kDelete)
+      r.after_hourly = HourlyCost({{c.kind, c.after}}, run.options.prices, &any, &r.gpus_after).value_or(0);
+    if (any) cost.resources[c.address] = std::move(r);
+  }
+  run.plan.cost = std::move(cost);
 }
 
 // Step: each provider's checks over all of its resources in the plan

@@ -8,7 +8,7 @@ packages=(
   python3 slurm-wlm slurmrestd munge curl slurm-wlm-jwt-plugin
   libpq-dev postgresql
   golang-go etcd-server rsync golang-github-modern-go-reflect2-dev libyaml-cpp-dev dpkg-dev make openssl
-  golang-github-hashicorp-hcl-v2-dev jsonnet gnuplot-nox time git
+  golang-github-hashicorp-hcl-v2-dev jsonnet gnuplot-nox time git cmark-gfm
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -150,6 +150,24 @@ json ChangeJson(const ResourceChange& c) {
   return j;
 }
 
+// The inverse of NullUnknowns + UnknownMask: `true` in `mask` marks an
+// unknown value, so that a saved plan renders like the plan it was.
+json WithUnknowns(const json& v, const json& mask) {
+  if (mask.is_boolean()) return mask.get<bool>() ? Unknown() : v;
+  json out = v;
+  if (mask.is_object()) {
+    if (!out.is_object()) out = json::object();
+    for (const auto& [k, m] : mask.items()) out[k] = WithUnknowns(out.contains(k) ? out[k] : json(), m);
+  } else if (mask.is_array()) {
+    if (!out.is_array()) out = json::array();
+    for (size_t i = 0; i < mask.size(); ++i) {
+      if (i >= out.size()) out.push_back(nullptr);
+      out[i] = WithUnknowns(out[i], mask[i]);
+    }
+  }
+  return out;
+}
+
 std::string FormatMoney(double v) {
   char buf[64];
   snprintf(buf, sizeof buf, "%.2f", v);
@@ -159,7 +177,7 @@ std::string FormatMoney(double v) {
 }  // namespace
 
 std::optional<double> HourlyCost(const std::vector<std::pair<std::string, json>>& kind_attrs,
-                                 const GpuPriceFn& prices, bool* any_gpu) {
+                                 const GpuPriceFn& prices, bool* any_gpu, GpuCounts* gpus) {
   double total = 0;
   bool priced = true;
   for (const auto& [kind, attrs] : kind_attrs) {
@@ -191,6 +209,7 @@ std::optional<double> HourlyCost(const std::vector<std::pair<std::string, json>>
     if (const json* mod = AtPath(attrs, {"spot_policy", "min_on_demand"}); spot && mod && mod->is_number()) {
       on_demand_units = std::min(mult, mod->get<double>());
     }
+    if (gpus) (*gpus)[model] += static_cast<int64_t>(std::llround(count * mult));
     auto price = prices ? prices(model) : std::nullopt;
     if (!price) {
       priced = false;
@@ -260,7 +279,16 @@ json PlanToJson(const Plan& plan) {
     j["cost"] = {{"currency", "USD"},
                  {"before_hourly", std::stod(FormatMoney(plan.cost->before_hourly))},
                  {"after_hourly", std::stod(FormatMoney(plan.cost->after_hourly))},
-                 {"delta_hourly", std::stod(FormatMoney(plan.cost->delta()))}};
+                 {"delta_hourly", std::stod(FormatMoney(plan.cost->delta()))},
+                 {"gpus_before", plan.cost->gpus_before},
+                 {"gpus_after", plan.cost->gpus_after}};
+    json resources = json::object();
+    for (const auto& [address, r] : plan.cost->resources)
+      resources[address] = {{"before_hourly", std::stod(FormatMoney(r.before_hourly))},
+                            {"after_hourly", std::stod(FormatMoney(r.after_hourly))},
+                            {"gpus_before", r.gpus_before},
+                            {"gpus_after", r.gpus_after}};
+    j["cost"]["resources"] = resources;
   } else {
     j["cost"] = nullptr;
   }
@@ -446,7 +474,7 @@ bool SavedPlanFromJson(const json& j, Plan* out, std::string* error) {
     OutputChange oc;
     oc.action = ParseAction(o.value("action", "noop")).value_or(Action::kNoop);
     oc.before = o.value("before", json());
-    oc.after = o.value("after", json());
+    oc.after = WithUnknowns(o.value("after", json()), o.value("after_unknown", json(false)));
     oc.sensitive = o.value("sensitive", false);
     oc.duration_paths = PathsFrom(o.value("duration_paths", json::array()));
     oc.bytes_paths = PathsFrom(o.value("bytes_paths", json::array()));
@@ -457,6 +485,26 @@ bool SavedPlanFromJson(const json& j, Plan* out, std::string* error) {
     Cost cost;
     cost.before_hourly = j["cost"].value("before_hourly", 0.0);
     cost.after_hourly = j["cost"].value("after_hourly", 0.0);
+    auto counts = [](const json& obj, const char* key) {
+      GpuCounts out;
+      auto it = obj.find(key);
+      if (it != obj.end() && it->is_object())
+        for (const auto& [model, n] : it->items())
+          if (n.is_number_integer()) out[model] = n.get<int64_t>();
+      return out;
+    };
+    cost.gpus_before = counts(j["cost"], "gpus_before");
+    cost.gpus_after = counts(j["cost"], "gpus_after");
+    const json resources = j["cost"].value("resources", json::object());
+    for (const auto& [address, r] : resources.items()) {
+      if (!r.is_object()) continue;
+      Cost::Resource rc;
+      rc.before_hourly = r.value("before_hourly", 0.0);
+      rc.after_hourly = r.value("after_hourly", 0.0);
+      rc.gpus_before = counts(r, "gpus_before");
+      rc.gpus_after = counts(r, "gpus_after");
+      cost.resources[address] = rc;
+    }
     p.cost = cost;
   }
   const json diagnostics = j.value("diagnostics", json::array());

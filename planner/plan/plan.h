@@ -83,9 +83,21 @@ struct OutputChange {
   std::vector<Path> bytes_paths;
 };
 
+// GPUs by model ("H100" -> 8): GPUs per node or replica times the nodes or
+// (minimum) replicas.
+using GpuCounts = std::map<std::string, int64_t>;
+
 struct Cost {
   double before_hourly = 0, after_hourly = 0;
   double delta() const { return after_hourly - before_hourly; }
+  GpuCounts gpus_before, gpus_after;
+  // Per resource that holds GPUs (a job or endpoint placed on a cluster is
+  // counted by the cluster), by address.
+  struct Resource {
+    double before_hourly = 0, after_hourly = 0;
+    GpuCounts gpus_before, gpus_after;
+  };
+  std::map<std::string, Resource> resources;
 };
 
 // A diagnostic in the shape of the JSON plan (positions already resolved).
@@ -139,9 +151,10 @@ using GpuPriceFn = std::function<std::optional<std::pair<double, double>>(const 
 // Hourly cost of a set of resources' attributes (see docs/architecture.md):
 // clusters count gpu x nodes, jobs gpu x nodes and endpoints gpu x replicas
 // (min), jobs and endpoints placed on a cluster count through the cluster.
-// nullopt when no GPU is involved or one of them is not priced.
+// nullopt when no GPU is involved or one of them is not priced. `gpus`, when
+// given, gets the GPUs counted, by model.
 std::optional<double> HourlyCost(const std::vector<std::pair<std::string, nlohmann::json>>& kind_attrs,
-                                 const GpuPriceFn& prices, bool* any_gpu);
+                                 const GpuPriceFn& prices, bool* any_gpu, GpuCounts* gpus = nullptr);
 
 // ---- JSON ----
 

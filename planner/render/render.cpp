@@ -1,6 +1,7 @@
 #include "planner/render/render.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -29,6 +30,59 @@ std::string Scalar(const json& v, const Path& p, const Quantities& q) {
 
 bool Composite(const json& v) { return (v.is_object() && !IsUnknown(v)) || v.is_array(); }
 
+// The JSON forms of LANGUAGE.md §9 that Kiln writes otherwise: a gpu
+// `{"model": "H100", "count": 4}` is `"H100:4"`, a range `{"min": 1,
+// "max": 4}` is `1..4`. "" when `v` is neither.
+std::string KilnForm(const json& v) {
+  if (!v.is_object()) return "";
+  if (v.size() == 2 && v.contains("model") && v.contains("count") && v["model"].is_string() &&
+      v["count"].is_number_integer())
+    return "\"" + v["model"].get<std::string>() + ":" + std::to_string(v["count"].get<int64_t>()) + "\"";
+  if (v.size() == 2 && v.contains("min") && v.contains("max") && v["min"].is_number_integer() &&
+      v["max"].is_number_integer())
+    return std::to_string(v["min"].get<int64_t>()) + ".." + std::to_string(v["max"].get<int64_t>());
+  return "";
+}
+
+bool MultiLine(const json& v) { return v.is_string() && v.get<std::string>().find('\n') != std::string::npos; }
+
+std::vector<std::string> SplitLines(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t nl = s.find('\n', pos);
+    if (nl == std::string::npos) {
+      if (pos < s.size()) out.push_back(s.substr(pos));
+      break;
+    }
+    out.push_back(s.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  return out;
+}
+
+// A line diff (longest common subsequence): ' ', '-' or '+' per line.
+std::vector<std::pair<char, std::string>> LineDiff(const std::vector<std::string>& a,
+                                                   const std::vector<std::string>& b) {
+  std::vector<std::vector<int>> l(a.size() + 1, std::vector<int>(b.size() + 1, 0));
+  for (size_t i = a.size(); i-- > 0;)
+    for (size_t j = b.size(); j-- > 0;)
+      l[i][j] = a[i] == b[j] ? l[i + 1][j + 1] + 1 : std::max(l[i + 1][j], l[i][j + 1]);
+  std::vector<std::pair<char, std::string>> out;
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    if (i < a.size() && j < b.size() && a[i] == b[j]) {
+      out.push_back({' ', a[i]});
+      ++i, ++j;
+    } else if (i < a.size() && (j == b.size() || l[i + 1][j] >= l[i][j + 1])) {
+      out.push_back({'-', a[i++]});  // removed lines before the added ones
+    } else {
+      out.push_back({'+', b[j++]});
+    }
+  }
+  return out;
+}
+
 std::string KeyText(const std::string& k) {
   bool plain = !k.empty() && !isdigit(static_cast<unsigned char>(k[0]));
   for (char c : k)
@@ -42,18 +96,20 @@ Path Child(const Path& p, const std::string& k) {
   return out;
 }
 
-// Compact, one line, with placeholders and quantities shown as words.
-std::string Inline(const json& v, const Path& p, const Quantities& q) {
+// Compact, one line, with placeholders and quantities shown as words (and,
+// with `kiln`, gpus and ranges in Kiln's notation).
+std::string Inline(const json& v, const Path& p, const Quantities& q, bool kiln = false) {
+  if (kiln && !KilnForm(v).empty()) return KilnForm(v);
   if (!Composite(v)) return Scalar(v, p, q);
   if (v.is_array()) {
     std::string s = "[";
-    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + Inline(v[i], Child(p, std::to_string(i)), q);
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + Inline(v[i], Child(p, std::to_string(i)), q, kiln);
     return s + "]";
   }
   std::string s = "{";
   bool first = true;
   for (auto it = v.begin(); it != v.end(); ++it) {
-    s += (first ? " " : ", ") + KeyText(it.key()) + " = " + Inline(it.value(), Child(p, it.key()), q);
+    s += (first ? " " : ", ") + KeyText(it.key()) + " = " + Inline(it.value(), Child(p, it.key()), q, kiln);
     first = false;
   }
   return s + (first ? "}" : " }");
@@ -100,13 +156,15 @@ struct Colors {
 };
 
 // Writes the diff of two values as attribute lines. `marker` per line: '+',
-// '-', '~' or ' '. Lines are "<indent><marker> <key> = <value>".
+// '-', '~' or ' '. Lines are "<indent><marker> <key> = <value>". With `kiln`
+// (the Markdown plan), gpus and ranges print in Kiln's notation and
+// multi-line strings as heredocs, diffed line by line.
 class DiffWriter {
  public:
   DiffWriter(const std::vector<Path>& replace_paths, const std::vector<Path>& sensitive_changed,
-             const Colors& colors, bool hide_unchanged, Quantities quantities)
+             const Colors& colors, bool hide_unchanged, Quantities quantities, bool kiln = false)
       : replace_paths_(replace_paths), sensitive_changed_(sensitive_changed), colors_(colors),
-        hide_unchanged_(hide_unchanged), q_(quantities) {}
+        hide_unchanged_(hide_unchanged), q_(quantities), kiln_(kiln) {}
 
   void Object(const json& before, const json& after, const Path& path, int indent) {
     std::set<std::string> keys;
@@ -163,7 +221,14 @@ class DiffWriter {
     if (a && !b) return Value('+', lhs, *a, p, indent, forces);
     if (b && !a) return Value('-', lhs, *b, p, indent, " -> null" + forces);
     if (*a == *b && !IsUnknown(*a) && !SensitiveChanged(p)) return Value(' ', lhs, *a, p, indent, "");
-    if (Composite(*a) && Composite(*b) && a->type() == b->type()) {
+    if (kiln_ && a->is_string() && b->is_string() && (MultiLine(*a) || MultiLine(*b))) {
+      Line('~', indent, lhs + "<<EOT" + forces);
+      for (const auto& [m, text] : LineDiff(SplitLines(b->get<std::string>()), SplitLines(a->get<std::string>())))
+        Line(m, indent + 4, text);
+      Line(' ', indent + 2, "EOT");
+      return;
+    }
+    if (Comp(*a) && Comp(*b) && a->type() == b->type()) {
       Line('~', indent, lhs + (a->is_object() ? "{" : "[") + forces);
       if (a->is_object()) {
         Object(*b, *a, p, indent + 4);
@@ -177,17 +242,29 @@ class DiffWriter {
           if (ai && !bi) Value('+', "", *ai, ip, indent + 4, ",");
           else if (bi && !ai) Value('-', "", *bi, ip, indent + 4, ",");
           else if (*ai == *bi) Value(' ', "", *ai, ip, indent + 4, ",");
-          else Line('~', indent + 4, Inline(*bi, ip, q_) + " -> " + Inline(*ai, ip, q_) + ",");
+          else Line('~', indent + 4, Inline(*bi, ip, q_, kiln_) + " -> " + Inline(*ai, ip, q_, kiln_) + ",");
         }
       }
       Line(' ', indent + 2, a->is_object() ? "}" : "]");
       return;
     }
-    Line('~', indent, lhs + Inline(*b, p, q_) + " -> " + Inline(*a, p, q_) + forces);
+    Line('~', indent, lhs + Inline(*b, p, q_, kiln_) + " -> " + Inline(*a, p, q_, kiln_) + forces);
   }
+
+  bool Comp(const json& v) const { return Composite(v) && !(kiln_ && !KilnForm(v).empty()); }
 
   void Value(char marker, const std::string& lhs, const json& v, const Path& p, int indent,
              const std::string& suffix) {
+    if (kiln_ && !KilnForm(v).empty()) {
+      Line(marker, indent, lhs + KilnForm(v) + suffix);
+      return;
+    }
+    if (kiln_ && MultiLine(v)) {
+      Line(marker, indent, lhs + "<<EOT");
+      for (const auto& l : SplitLines(v.get<std::string>())) Line(marker, indent + 4, l);
+      Line(marker == '~' ? ' ' : marker, indent + 2, "EOT" + suffix);
+      return;
+    }
     if (!Composite(v) || v.empty()) {
       Line(marker, indent, lhs + (Composite(v) ? (v.is_array() ? "[]" : "{}") : Scalar(v, p, q_)) + suffix);
       return;
@@ -217,6 +294,7 @@ class DiffWriter {
   const Colors& colors_;
   bool hide_unchanged_;
   Quantities q_;
+  bool kiln_;
   std::ostringstream out_;
 };
 
@@ -231,7 +309,7 @@ std::string Marker(const ResourceChange& c) {
   }
 }
 
-std::string Block(const ResourceChange& c, bool drift, const Colors& colors) {
+std::string Block(const ResourceChange& c, bool drift, const Colors& colors, bool kiln = false) {
   std::ostringstream out;
   out << "  # " << c.address << " " << DescribeChange(c, drift) << "\n";
   std::string marker = Marker(c);
@@ -240,7 +318,7 @@ std::string Block(const ResourceChange& c, bool drift, const Colors& colors) {
   out << colors.Wrap(m, marker + " " + c.address + " {") << "\n";
   DiffWriter w(c.replace_paths, c.sensitive_changed, colors,
                c.action == Action::kUpdate || c.action == Action::kReplace,
-               Quantities{c.duration_paths, c.bytes_paths});
+               Quantities{c.duration_paths, c.bytes_paths}, kiln);
   json before = c.action == Action::kCreate ? json() : c.before;
   json after = c.action == Action::kDelete ? json() : c.after;
   w.Object(before.is_object() ? before : json::object(), after.is_object() ? after : json::object(), {}, 6);
@@ -248,9 +326,9 @@ std::string Block(const ResourceChange& c, bool drift, const Colors& colors) {
   return out.str();
 }
 
-std::string OutputValue(const json& v, const OutputChange& o) {
+std::string OutputValue(const json& v, const OutputChange& o, bool kiln = false) {
   if (o.sensitive && !v.is_null() && !IsUnknown(v)) return "(sensitive)";
-  return Inline(v, {}, Quantities{o.duration_paths, o.bytes_paths});
+  return Inline(v, {}, Quantities{o.duration_paths, o.bytes_paths}, kiln);
 }
 
 }  // namespace
@@ -366,16 +444,64 @@ std::string RenderText(const Plan& plan, const RenderOptions& options) {
 
 std::string RenderJson(const Plan& plan) { return PlanToJson(plan).dump(2) + "\n"; }
 
+namespace {
+
+// "+8 H100, -2 L4"; "" when the counts are the same.
+std::string GpuDelta(const GpuCounts& before, const GpuCounts& after) {
+  std::map<std::string, int64_t> d;
+  for (const auto& [m, n] : after) d[m] += n;
+  for (const auto& [m, n] : before) d[m] -= n;
+  std::string out;
+  for (const auto& [m, n] : d)
+    if (n != 0) out += (out.empty() ? "" : ", ") + std::string(n > 0 ? "+" : "") + std::to_string(n) + " " + m;
+  return out;
+}
+
+// `text` as a Markdown code span that survives backticks and table pipes.
+std::string Code(const std::string& text) {
+  std::string t;
+  for (char c : text) {
+    if (c == '|') t += "\\|";
+    else if (c == '\n') t += ' ';
+    else t += c;
+  }
+  return t.find('`') == std::string::npos ? "`" + t + "`" : "`` " + t + " ``";
+}
+
+std::string Cell(const std::string& text) {
+  std::string t;
+  for (char c : text) t += c == '|' ? std::string("\\|") : c == '\n' ? std::string(" ") : std::string(1, c);
+  return t;
+}
+
+}  // namespace
+
 std::string RenderMarkdown(const Plan& plan) {
   std::ostringstream out;
   bool any = false;
   for (const auto& c : plan.changes)
     if (c.action != Action::kNoop) any = true;
-  if (!any && plan.drift.empty()) {
-    bool outputs = false;
-    for (const auto& [n, o] : plan.outputs)
-      if (o.action != Action::kNoop) outputs = true;
-    if (!outputs) return "**kiln plan:** no changes.\n";
+  bool outputs = false;
+  for (const auto& [n, o] : plan.outputs)
+    if (o.action != Action::kNoop) outputs = true;
+  std::vector<const PlanDiagnostic*> problems;
+  for (const auto& d : plan.diagnostics) problems.push_back(&d);
+  auto write_problems = [&] {
+    if (problems.empty()) return;
+    bool errors = std::any_of(problems.begin(), problems.end(), [](auto* d) { return d->severity == "error"; });
+    out << (errors ? "**Errors and warnings**" : "**Warnings**") << "\n\n";
+    for (const PlanDiagnostic* d : problems) {
+      out << "- " << (d->severity == "error" ? ":x: " : ":warning: ");
+      if (!d->file.empty()) out << "`" << d->file << ":" << d->line << "` ";
+      out << "**" << d->code << "** " << Cell(d->message) << "\n";
+    }
+    out << "\n";
+  };
+  if (!any && plan.drift.empty() && !outputs) {
+    out << "**kiln plan:** no changes.\n";
+    if (!problems.empty()) out << "\n";
+    write_problems();
+    return out.str();
   }
   auto s = plan.summary();
   out << "### kiln plan: " << s.add << " to add, " << s.change << " to change, " << s.replace
@@ -384,6 +510,8 @@ std::string RenderMarkdown(const Plan& plan) {
     double d = plan.cost->delta();
     out << " · " << (d < 0 ? "-" : "+") << Money(d) << " (" << Money(plan.cost->before_hourly)
         << " → " << Money(plan.cost->after_hourly) << ")";
+    std::string gpus = GpuDelta(plan.cost->gpus_before, plan.cost->gpus_after);
+    if (!gpus.empty()) out << " · " << gpus;
   }
   out << "\n\n";
   std::vector<std::string> danger;
@@ -395,6 +523,7 @@ std::string RenderMarkdown(const Plan& plan) {
     for (size_t i = 0; i < danger.size(); ++i) out << (i ? ", " : "") << danger[i];
     out << "\n\n";
   }
+  write_problems();
   if (!plan.drift.empty()) {
     out << "**Changed outside of kiln:** ";
     for (size_t i = 0; i < plan.drift.size(); ++i)
@@ -403,18 +532,34 @@ std::string RenderMarkdown(const Plan& plan) {
     out << "\n\n";
   }
   if (any) {
-    out << "| Address | Action | Reason |\n| --- | --- | --- |\n";
+    bool cost = plan.cost.has_value();
+    out << "| Address | Action |" << (cost ? " Cost | GPUs |" : "") << " Reason |\n| --- | --- |"
+        << (cost ? " ---: | --- |" : "") << " --- |\n";
     for (const auto& c : plan.changes) {
       if (c.action == Action::kNoop) continue;
-      out << "| `" << c.address << "` | " << ActionName(c.action) << " | " << DescribeChange(c, false)
-          << " |\n";
+      out << "| `" << c.address << "` | " << ActionName(c.action) << " |";
+      if (cost) {
+        auto it = plan.cost->resources.find(c.address);
+        if (it == plan.cost->resources.end()) {
+          out << " | |";
+        } else {
+          const auto& r = it->second;
+          std::string money = c.action == Action::kCreate   ? Money(r.after_hourly)
+                              : c.action == Action::kDelete ? "-" + Money(r.before_hourly)
+                              : r.before_hourly == r.after_hourly
+                                  ? Money(r.after_hourly)
+                                  : Money(r.before_hourly) + " → " + Money(r.after_hourly);
+          out << " " << money << " | " << GpuDelta(r.gpus_before, r.gpus_after) << " |";
+        }
+      }
+      out << " " << Cell(DescribeChange(c, false)) << " |\n";
     }
     out << "\n";
     for (const auto& c : plan.changes) {
       if (c.action == Action::kNoop) continue;
       out << "<details><summary><code>" << c.address << "</code> " << ActionName(c.action)
           << "</summary>\n\n```diff\n";
-      std::string block = Block(c, false, Colors{false});
+      std::string block = Block(c, false, Colors{false}, true);
       // A diff fence colours by the first column: move each marker there.
       std::istringstream lines(block);
       std::string line;
@@ -425,11 +570,27 @@ std::string RenderMarkdown(const Plan& plan) {
         if ((m == '+' || m == '-' || m == '~') && i + 1 < line.size() && line[i + 1] == ' ') {
           out << (m == '~' ? '!' : m) << line.substr(0, i) << line.substr(i + 1) << "\n";
         } else {
-          out << " " << line << "\n";
+          out << line << "\n";  // unchanged: its marker column is a space already
         }
       }
       out << "```\n\n</details>\n\n";
     }
+  }
+  if (outputs) {
+    out << "**Outputs**\n\n| Output | Action | Value |\n| --- | --- | --- |\n";
+    for (const auto& [n, o] : plan.outputs) {
+      std::string value;
+      switch (o.action) {
+        case Action::kCreate: value = Code(OutputValue(o.after, o, true)); break;
+        case Action::kUpdate:
+          value = Code(OutputValue(o.before, o, true)) + " → " + Code(OutputValue(o.after, o, true));
+          break;
+        case Action::kDelete: value = Code(OutputValue(o.before, o, true)) + " → `null`"; break;
+        default: continue;
+      }
+      out << "| `" << n << "` | " << ActionName(o.action) << " | " << value << " |\n";
+    }
+    out << "\n";
   }
   out << SummaryLine(plan) << "\n";
   return out.str();

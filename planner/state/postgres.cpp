@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstring>
+#include <iostream>
 #include <mutex>
 #include <thread>
 
@@ -183,7 +185,10 @@ class PgBackend : public StateBackend {
       Result cur = ExecLocked("SELECT serial, body FROM " + T("states") + " WHERE workspace = $1", {workspace_},
                               check, "read the state");
       if (!cur.ok()) {
-        if (attempt == 0 && io.HasErrors() && Reconnect(check)) continue;
+        if (attempt == 0 && io.HasErrors() && Reconnect(check)) {
+          WarnReconnected(diags);
+          continue;
+        }
         diags.Append(io.HasErrors() ? io : check);
         return false;
       }
@@ -377,7 +382,10 @@ class PgBackend : public StateBackend {
       Diagnostics retry;
       if (Reconnect(retry)) {
         Result r2 = ExecLocked(sql, params, retry, what);
-        if (r2.ok()) return r2;
+        if (r2.ok()) {
+          WarnReconnected(diags);
+          return r2;
+        }
       }
       diags.Append(first);
       diags.Append(retry);
@@ -405,6 +413,7 @@ class PgBackend : public StateBackend {
                                         : "PostgreSQL refused to ") + what + ": " +
                                       Trim(r.res ? PQresultErrorMessage(r.res) : PQerrorMessage(conn_)));
       d.notes.push_back("nothing was half-written: each state write is one transaction");
+      if (lost && !last_notice_.empty()) d.notes.push_back("the server said: " + last_notice_);
       if (lost) d.help = "check that the server is running; run kiln again once it is back";
     }
     return r;
@@ -415,7 +424,10 @@ class PgBackend : public StateBackend {
     const char* vals[] = {"kiln", "10", conninfo_.c_str(), nullptr};
     conn_ = PQconnectdbParams(keys, vals, 1);
     where_ = Where();
-    if (conn_ && PQstatus(conn_) == CONNECTION_OK) return true;
+    if (conn_ && PQstatus(conn_) == CONNECTION_OK) {
+      PQsetNoticeProcessor(conn_, &PgBackend::OnNotice, this);  // kept across PQreset
+      return true;
+    }
     std::string msg = conn_ ? Trim(PQerrorMessage(conn_)) : "out of memory";
     if (conn_) {
       PQfinish(conn_);
@@ -457,6 +469,33 @@ class PgBackend : public StateBackend {
     std::string out = host + (port.empty() ? "" : ":" + port);
     if (!db.empty()) out += " (database " + db + ")";
     return out;
+  }
+
+  static void OnNotice(void* self, const char* message) {
+    std::string m = Trim(message ? message : "");
+    for (const char* p : {"FATAL:  ", "FATAL: ", "NOTICE:  ", "WARNING:  "})
+      if (m.rfind(p, 0) == 0) m = m.substr(strlen(p));
+    static_cast<PgBackend*>(self)->last_notice_ = m;
+  }
+
+  // W0847, once: the connection broke and kiln carried on over a new one.
+  void WarnReconnected(Diagnostics& diags) {
+    if (warned_reconnect_) return;
+    warned_reconnect_ = true;
+    Diagnostic& d = diags.Warning("W0847", SourceRange{},
+                                  "the connection to PostgreSQL at " + where_ +
+                                      " broke and kiln reconnected" +
+                                      (locked_ ? " and took the state lock back" : ""));
+    if (!last_notice_.empty()) d.notes.push_back("the server said: " + last_notice_);
+    d.notes.push_back("nothing was lost: the statement was run again on the new connection");
+    // Journal writes during apply report into lists nobody prints on
+    // success; the user must still learn why the server went away.
+    // The store and the journal each have a connection: one line for both.
+    static std::atomic<bool> printed{false};
+    if (printed.exchange(true)) return;
+    std::string line = "warning[W0847]: " + d.message + "\n";
+    for (const auto& n : d.notes) line += "  = note: " + n + "\n";
+    std::cerr << line << std::flush;
   }
 
   bool Reconnect(Diagnostics& diags) {
@@ -602,6 +641,11 @@ class PgBackend : public StateBackend {
   std::string conninfo_, schema_, workspace_, where_;
   std::mutex mu_;
   PGconn* conn_ = nullptr;
+  // What the server said outside a result (a restart's "terminating
+  // connection due to administrator command", NOTICEs): kept for the error
+  // that follows instead of libpq printing it on stderr.
+  std::string last_notice_;
+  bool warned_reconnect_ = false;
   bool locked_ = false;
   LockInfo info_;
   int keep_history_ = 0;  // 0: keep every version

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "compiler/module/git_source.h"
 #include "tests/common/test_util.h"
 
 namespace kiln {
@@ -317,6 +318,34 @@ TEST_F(GitModules, DocReadsAnyModuleSource) {
   EXPECT_EQ(nope.code, 1) << nope.out;
   EXPECT_NE(nope.out.find("there is no standard module `std/nope`"), std::string::npos) << nope.out;
   EXPECT_NE(nope.out.find("std/serving, std/training"), std::string::npos) << nope.out;
+}
+
+TEST(GitSource, SplitsUrlDirectoryAndRef) {
+  struct Case {
+    std::string source, url, subdir, ref;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"git::https://host/org/repo.git//modules/serving?ref=v1.2.0", "https://host/org/repo.git",
+            "modules/serving", "v1.2.0"},
+           {"git::ssh://git@host/org/repo.git//a/b/?ref=main", "ssh://git@host/org/repo.git", "a/b", "main"},
+           {"git::git@host:org/repo.git//serving?ref=v2", "git@host:org/repo.git", "serving", "v2"},
+           {"git::file:///srv/git/repo.git", "file:///srv/git/repo.git", "", ""},
+           {"git::/srv/git/repo.git//x", "/srv/git/repo.git", "x", ""},
+       }) {
+    GitSource g;
+    std::string error;
+    ASSERT_TRUE(ParseGitSource(c.source, &g, &error)) << c.source << ": " << error;
+    EXPECT_EQ(g.url, c.url) << c.source;
+    EXPECT_EQ(g.subdir, c.subdir) << c.source;
+    EXPECT_EQ(g.ref, c.ref) << c.source;
+  }
+  GitSource g;
+  std::string error;
+  EXPECT_FALSE(ParseGitSource("git::https://host/r.git//x?depth=1", &g, &error));
+  EXPECT_NE(error.find("the only parameter is `?ref=TAG`"), std::string::npos) << error;
+  EXPECT_FALSE(ParseGitSource("git::file://", &g, &error));
+  EXPECT_NE(error.find("has no repository URL"), std::string::npos) << error;
+  EXPECT_EQ(GitCheckoutDir("git@host:org/my repo.git", std::string(40, 'a')).rfind(".kiln/modules/my_repo-", 0), 0u);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Runs every folder of tests/testdata/scenarios through the real binary:
 // prior state in, `kiln plan --refresh=false` out, compared with the
-// expected text and JSON plans (see the README there).
+// expected text, JSON and Markdown plans (see the README there).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -50,11 +50,12 @@ TEST_P(ScenarioTest, PlanMatchesExpected) {
     args = " " + ReadFile(src / "args");
     while (!args.empty() && (args.back() == '\n' || args.back() == ' ')) args.pop_back();
   }
-  std::string text, json_text;
+  std::string text, json_text, md_text;
   int code = RunIn(work, "plan --refresh=false --detailed-exitcode" + args, &text);
   int json_code = RunIn(work, "plan --refresh=false --format json" + args, &json_text, true);
+  RunIn(work, "plan --refresh=false --format markdown" + args, &md_text, true);
   // Diagnostics name the scratch directory: %t, as in the golden files.
-  for (std::string* t : {&text, &json_text})
+  for (std::string* t : {&text, &json_text, &md_text})
     for (size_t at = t->find(work.string()); at != std::string::npos; at = t->find(work.string(), at))
       t->replace(at, work.string().size(), "%t");
   fs::remove_all(work);
@@ -69,10 +70,12 @@ TEST_P(ScenarioTest, PlanMatchesExpected) {
   if (update) {
     std::ofstream(src / "expected.txt") << text;
     std::ofstream(src / "expected.json") << json_pretty;
+    std::ofstream(src / "expected.md") << md_text;
     return;
   }
   EXPECT_EQ(text, ReadFile(src / "expected.txt"));
   EXPECT_EQ(json_pretty, ReadFile(src / "expected.json"));
+  EXPECT_EQ(md_text, ReadFile(src / "expected.md"));
 }
 
 std::vector<std::string> Scenarios() {
