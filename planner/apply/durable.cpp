@@ -2,6 +2,40 @@
 
 namespace kiln::planner {
 
+namespace {
+
+// A background thread's loop: waits for queued items, takes them all, hands
+// them to `process` without the lock, then to `after` under it; returns once
+// stopping with nothing left.
+template <typename Item, typename Process, typename After>
+void BatchLoop(std::mutex& mu, std::condition_variable& cv, const bool& stop, std::vector<Item>& queue,
+               Process process, After after) {
+  std::unique_lock<std::mutex> lock(mu);
+  while (true) {
+    cv.wait(lock, [&] { return stop || !queue.empty(); });
+    if (queue.empty()) return;  // stopping, nothing left
+    std::vector<Item> batch;
+    batch.swap(queue);
+    lock.unlock();
+    auto result = process(batch);
+    lock.lock();
+    after(batch, result);
+  }
+}
+
+// Asks a BatchLoop thread to stop once its queue is empty, and joins it.
+void StopLoop(std::mutex& mu, std::condition_variable& cv, bool& stop, std::thread& thread) {
+  if (!thread.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    stop = true;
+    cv.notify_one();
+  }
+  thread.join();
+}
+
+}  // namespace
+
 // ---- IntentSyncer ----
 
 IntentSyncer::IntentSyncer(state::IntentJournal* journal, size_t nodes, IntentOf intent_of,
@@ -25,24 +59,21 @@ void IntentSyncer::Announce(const std::vector<size_t>& nodes) {
 }
 
 void IntentSyncer::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (true) {
-    work_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stopping, nothing left
-    std::vector<size_t> batch;
-    batch.swap(queue_);
-    lock.unlock();
-    // One write per record, one fdatasync for the batch (and for any record
-    // other writers added meanwhile).
-    Diagnostics d;
-    bool ok = true;
-    for (size_t m : batch) ok = journal_->Announce(intent_of_(m), d) != 0 && ok;
-    ok = ok && journal_->Sync(d);
-    lock.lock();
-    // A failed node's own worker retries with BeginCreate, which reports.
-    for (size_t m : batch) intent_[m] = ok ? IntentState::kDurable : IntentState::kFailed;
-    durable_cv_.notify_all();
-  }
+  BatchLoop(
+      mu_, work_cv_, stop_, queue_,
+      [this](const std::vector<size_t>& batch) {
+        // One write per record, one fdatasync for the batch (and for any
+        // record other writers added meanwhile).
+        Diagnostics d;
+        bool ok = true;
+        for (size_t m : batch) ok = journal_->Announce(intent_of_(m), d) != 0 && ok;
+        return ok && journal_->Sync(d);
+      },
+      [this](const std::vector<size_t>& batch, bool ok) {
+        // A failed node's own worker retries with BeginCreate, which reports.
+        for (size_t m : batch) intent_[m] = ok ? IntentState::kDurable : IntentState::kFailed;
+        durable_cv_.notify_all();
+      });
 }
 
 bool IntentSyncer::Durable(size_t node) {
@@ -59,15 +90,7 @@ bool IntentSyncer::Durable(size_t node) {
   return false;
 }
 
-void IntentSyncer::Stop() {
-  if (!thread_.joinable()) return;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-    work_cv_.notify_one();
-  }
-  thread_.join();
-}
+void IntentSyncer::Stop() { StopLoop(mu_, work_cv_, stop_, thread_); }
 
 void IntentSyncer::CloseUnsent(const std::function<std::string(size_t)>& address_of) {
   if (!journal_) return;
@@ -125,16 +148,13 @@ void StateSaver::Enqueue(Item item) {
 }
 
 void StateSaver::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (true) {
-    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stopping, nothing left
-    std::vector<Item> batch;
-    batch.swap(queue_);
-    lock.unlock();
-    SaveBatch(batch);
-    lock.lock();
-  }
+  BatchLoop(
+      mu_, cv_, stop_, queue_,
+      [this](const std::vector<Item>& batch) {
+        SaveBatch(batch);
+        return true;
+      },
+      [](const std::vector<Item>&, bool) {});
 }
 
 // One atomic write for everything completed since the last one.
@@ -170,14 +190,6 @@ void StateSaver::SaveBatch(const std::vector<Item>& batch) {
   }
 }
 
-void StateSaver::Stop() {
-  if (!thread_.joinable()) return;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-    cv_.notify_one();
-  }
-  thread_.join();
-}
+void StateSaver::Stop() { StopLoop(mu_, cv_, stop_, thread_); }
 
 }  // namespace kiln::planner

@@ -51,6 +51,14 @@ class WorkspaceTest : public PlannerTest {
     return out;
   }
 
+  // A plan saved over an applied state, then the state file removed.
+  void SaveThenRemoveState(Plan* plan, json* extras) {
+    Converge();
+    Save(*Ws(), plan, extras);
+    std::filesystem::remove(dir_ / "state.json");
+    Reopen();
+  }
+
   // A write to state by someone else: the serial moves on.
   void WriteState(const std::string& address) {
     Diagnostics d;
@@ -88,22 +96,16 @@ TEST_F(WorkspaceTest, StaleWhenStateWasCreatedSinceThePlan) {
 }
 
 TEST_F(WorkspaceTest, StaleWhenTheStateIsGone) {
-  Converge();
   Plan plan;
   json extras;
-  Save(*Ws(), &plan, &extras);
-  std::filesystem::remove(dir_ / "state.json");
-  Reopen();
+  SaveThenRemoveState(&plan, &extras);
   EXPECT_EQ(Check(*Ws(), plan, extras), "E0907 saved plan is stale: the state is gone");
 }
 
 TEST_F(WorkspaceTest, StaleWhenTheStateIsAnotherOne) {
-  Converge();
   Plan plan;
   json extras;
-  Save(*Ws(), &plan, &extras);
-  std::filesystem::remove(dir_ / "state.json");
-  Reopen();
+  SaveThenRemoveState(&plan, &extras);
   WriteState("fake.thing.z");  // a new state: new lineage, serial 1
   std::string lineage = store_->Current().lineage;
   ASSERT_NE(lineage, plan.lineage);
