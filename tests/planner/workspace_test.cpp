@@ -137,6 +137,30 @@ TEST_F(WorkspaceTest, StaleWhenTheConfigurationChangedNamingTheFiles) {
             "[main.kiln changed] [new.kiln is new] [old.kiln is gone]");
 }
 
+TEST_F(WorkspaceTest, PrepareRestoresValuesAndRefusesAnInstanceTheConfigurationLost) {
+  Converge();
+  config_.Add("fake.thing", "b", {{"name", "beta"}});
+  Plan plan;
+  json extras;
+  Save(*Ws(), &plan, &extras);
+  ASSERT_EQ(plan.Find("fake.thing.b")->action, Action::kCreate);
+  {
+    // As saved: the planned values come from a fresh evaluation.
+    Plan copy = plan;
+    Diagnostics d;
+    EXPECT_TRUE(Ws()->PrepareSavedPlan(copy, extras, d)) << (d.empty() ? "" : d.items()[0].message);
+    EXPECT_EQ(copy.Find("fake.thing.b")->config["name"], "beta");
+  }
+  // The same configuration hash (so CheckSavedPlan passes), but the
+  // instance the plan creates is gone.
+  config_.Remove("fake.thing.b");
+  Diagnostics d;
+  EXPECT_FALSE(Ws()->PrepareSavedPlan(plan, extras, d));
+  ASSERT_EQ(d.items().size(), 1u);
+  EXPECT_EQ(d.items()[0].code, "E0907");
+  EXPECT_EQ(d.items()[0].message, "saved plan is stale: the configuration no longer has fake.thing.b");
+}
+
 TEST_F(WorkspaceTest, StaleWhenInputValuesDifferAndThePlanListsNoInputs) {
   // A plan that does not list its inputs (only their hash) is checked by
   // the hash of the values.
