@@ -32,13 +32,7 @@ void Report(const Context& ctx, const Diagnostics& diags) {
 // Loads the state; reports and returns false on errors (warnings are shown).
 bool LoadState(const Context& ctx, st::StateStore& store, st::State* state, bool require_file) {
   Diagnostics diags;
-  if (require_file && !store.Exists()) {
-    diags.Error("E0830", SourceRange{}, "no state yet: the " + store.backend().Describe() + " does not exist")
-        .help = "nothing has been applied here yet; run `kiln apply`, or pass --state PATH";
-    Report(ctx, diags);
-    return false;
-  }
-  bool ok = store.Load(state, diags);
+  bool ok = planner::LoadState(store, require_file, state, diags);
   if (!diags.empty()) Report(ctx, diags);
   return ok;
 }
@@ -456,45 +450,14 @@ int RunStateMigrate(const Context& ctx, const std::vector<std::string>& args) {
   planner::Workspace ws;
   if (!OpenCommandState(ctx, "", ws)) return 1;
   st::StateStore* configured = &ws.store();
-  Diagnostics diags;
   st::StateStore local(std::make_unique<st::LocalBackend>(from.empty() ? to : from));
   st::StateStore& source = from.empty() ? *configured : local;
   st::StateStore& target = from.empty() ? local : *configured;
-  if (!target.backend().Lock("state migrate", std::chrono::milliseconds(0), diags) ||
-      !source.backend().Lock("state migrate", std::chrono::milliseconds(0), diags)) {
-    Report(ctx, diags);
-    return 1;
-  }
-  st::State src, dst;
-  if (!LoadState(ctx, source, &src, true) || !LoadState(ctx, target, &dst, false)) return 1;
-  int64_t expected = 0;
-  if (target.Exists()) {
-    if (!force || dst.lineage != src.lineage || dst.serial > src.serial) {
-      diags.Error("E0837", SourceRange{}, "the " + target.backend().Describe() + " already holds a state (serial " +
-                                              std::to_string(dst.serial) + ", lineage " + dst.lineage + ")")
-          .help = dst.lineage == src.lineage && dst.serial <= src.serial
-                      ? "pass --force to replace it with serial " + std::to_string(src.serial)
-                      : "it is another state (or a newer version of this one); move it away first";
-      Report(ctx, diags);
-      return 1;
-    }
-    expected = dst.serial;
-  }
-  // The key travels with the hashes it made.
-  std::string key;
-  bool has_key = false;
-  if (!source.backend().ReadKey(&key, &has_key, diags) || (has_key && !target.backend().WriteKey(key, diags))) {
-    Report(ctx, diags);
-    return 1;
-  }
-  target.backend().set_operation("state migrate");
-  int64_t serial = src.serial;
-  if (expected >= serial) serial = expected + 1;
-  src.serial = serial;
-  if (!target.backend().WriteState(st::SerializeState(src), expected, serial, src.lineage, diags)) {
-    Report(ctx, diags);
-    return 1;
-  }
+  Diagnostics diags;
+  st::State src;
+  bool ok = planner::MigrateState(source, target, force, &src, diags);
+  if (!diags.empty()) Report(ctx, diags);
+  if (!ok) return 1;
   *ctx.out << "Copied serial " << src.serial << " (lineage " << src.lineage << ", " << src.resources.size()
            << " resources) from the " << source.backend().Describe() << " to the " << target.backend().Describe()
            << ".\nThe source is left as it was; remove it once you have checked the copy (`kiln plan` should "

@@ -178,6 +178,47 @@ MoveResult MoveInState(state::State& st, const std::string& from, const std::str
   return MoveResult::kMoved;
 }
 
+bool LoadState(state::StateStore& store, bool require_existing, state::State* out, Diagnostics& diags) {
+  if (require_existing && !store.Exists()) {
+    diags.Error("E0830", SourceRange{}, "no state yet: the " + store.backend().Describe() + " does not exist")
+        .help = "nothing has been applied here yet; run `kiln apply`, or pass --state PATH";
+    return false;
+  }
+  return store.Load(out, diags);
+}
+
+bool MigrateState(state::StateStore& source, state::StateStore& target, bool force, state::State* copied,
+                  Diagnostics& diags) {
+  if (!target.backend().Lock("state migrate", std::chrono::milliseconds(0), diags) ||
+      !source.backend().Lock("state migrate", std::chrono::milliseconds(0), diags))
+    return false;
+  state::State src, dst;
+  if (!LoadState(source, true, &src, diags) || !LoadState(target, false, &dst, diags)) return false;
+  int64_t expected = 0;
+  if (target.Exists()) {
+    if (!force || dst.lineage != src.lineage || dst.serial > src.serial) {
+      diags.Error("E0837", SourceRange{}, "the " + target.backend().Describe() + " already holds a state (serial " +
+                                              std::to_string(dst.serial) + ", lineage " + dst.lineage + ")")
+          .help = dst.lineage == src.lineage && dst.serial <= src.serial
+                      ? "pass --force to replace it with serial " + std::to_string(src.serial)
+                      : "it is another state (or a newer version of this one); move it away first";
+      return false;
+    }
+    expected = dst.serial;
+  }
+  // The key travels with the hashes it made.
+  std::string key;
+  bool has_key = false;
+  if (!source.backend().ReadKey(&key, &has_key, diags) || (has_key && !target.backend().WriteKey(key, diags)))
+    return false;
+  target.backend().set_operation("state migrate");
+  src.serial = std::max(src.serial, expected + 1);
+  if (!target.backend().WriteState(state::SerializeState(src), expected, src.serial, src.lineage, diags))
+    return false;
+  *copied = std::move(src);
+  return true;
+}
+
 // ---- Workspace ----
 
 Workspace::Workspace() = default;

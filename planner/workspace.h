@@ -82,6 +82,17 @@ enum class MoveResult { kMoved, kAlreadyThere, kFailed };
 // (`to` taken).
 MoveResult MoveInState(state::State& st, const std::string& from, const std::string& to, Diagnostics& diags);
 
+// Loads `store`'s state; with `require_existing`, E0830 when there is none
+// yet. Warnings of the load are in `diags` also on success.
+bool LoadState(state::StateStore& store, bool require_existing, state::State* out, Diagnostics& diags);
+
+// `kiln state migrate`: copies the state of `source` into `target` (both
+// locked here) with its lineage, serial and hashing key. The target must be
+// empty, or with `force` hold an older version of the same lineage (E0837).
+// *copied is what was written (its serial past the target's).
+bool MigrateState(state::StateStore& source, state::StateStore& target, bool force, state::State* copied,
+                  Diagnostics& diags);
+
 // E0831 "no resource ADDR in state" with the closest address as help.
 void ReportUnknownStateAddress(Diagnostics& diags, const state::State& st, const std::string& address);
 

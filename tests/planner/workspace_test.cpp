@@ -220,6 +220,40 @@ TEST_F(WorkspaceTest, ASavedPlanBelongsToItsWorkspaceAndBringsItsInputs) {
   EXPECT_EQ(options.origins.count("zone"), 0u);
 }
 
+TEST_F(WorkspaceTest, MigrateCopiesLineageSerialAndKeyIntoAnEmptyOrOlderTarget) {
+  Converge();
+  state::State source = store_->Current();
+  auto target_path = (dir_ / "copy" / "state.json").string();
+  auto migrate = [&](bool force, state::State* copied) {
+    state::StateStore from((dir_ / "state.json").string());
+    state::StateStore to(target_path);
+    Diagnostics d;
+    bool ok = MigrateState(from, to, force, copied, d);
+    return ok ? std::string() : d.items().back().code;
+  };
+  state::State copied;
+  EXPECT_EQ(migrate(false, &copied), "");
+  EXPECT_EQ(copied.lineage, source.lineage);
+  EXPECT_EQ(copied.serial, source.serial);
+  state::StateStore check(target_path);
+  state::State written;
+  Diagnostics d;
+  ASSERT_TRUE(check.Load(&written, d));
+  EXPECT_EQ(written.lineage, source.lineage);
+  EXPECT_EQ(written.Addresses(), source.Addresses());
+  // The target holds a state now: refused without --force; with it, the
+  // copy is written past the target's serial.
+  EXPECT_EQ(migrate(false, &copied), "E0837");
+  EXPECT_EQ(migrate(true, &copied), "");
+  EXPECT_EQ(copied.serial, source.serial + 1);
+  // Nothing to copy from.
+  state::StateStore none((dir_ / "none" / "state.json").string());
+  state::StateStore to(target_path);
+  Diagnostics nd;
+  EXPECT_FALSE(MigrateState(none, to, true, &copied, nd));
+  EXPECT_EQ(nd.items().back().code, "E0830");
+}
+
 state::ResourceState Recorded(const std::string& address, const std::string& deposed_key = "") {
   state::ResourceState r;
   r.address = address;
