@@ -11,6 +11,7 @@
 #include "cli/backend.h"
 #include "cli/commands.h"
 #include "planner/render/render.h"
+#include "planner/workspace.h"
 #include "planner/state/state.h"
 
 namespace kiln::cli {
@@ -31,25 +32,9 @@ void Report(const Context& ctx, const Diagnostics& diags) {
 // Loads the state; reports and returns false on errors (warnings are shown).
 bool LoadState(const Context& ctx, st::StateStore& store, st::State* state, bool require_file) {
   Diagnostics diags;
-  if (require_file && !store.Exists()) {
-    diags.Error("E0830", SourceRange{}, "no state yet: the " + store.backend().Describe() + " does not exist")
-        .help = "nothing has been applied here yet; run `kiln apply`, or pass --state PATH";
-    Report(ctx, diags);
-    return false;
-  }
-  bool ok = store.Load(state, diags);
+  bool ok = planner::LoadState(store, require_file, state, diags);
   if (!diags.empty()) Report(ctx, diags);
   return ok;
-}
-
-void UnknownAddress(Diagnostics& diags, const st::State& state, const std::string& address) {
-  Diagnostic& d = diags.Error("E0831", SourceRange{}, "no resource " + address + " in state");
-  std::string hint = ClosestMatch(address, state.Addresses());
-  if (!hint.empty()) {
-    d.help = "did you mean " + hint + "?";
-  } else {
-    d.help = "`kiln state list` shows the addresses in state";
-  }
 }
 
 // What changed between two versions, per action.
@@ -100,9 +85,9 @@ int RunStateList(const Context& ctx, const std::vector<std::string>& args) {
   flags.String("--state", &state_path, "PATH", kStateFlagHelp);
   flags.Positional(&filters, 0, 1000);
   if (!flags.Parse(args, ctx)) return flags.exit_code();
-  auto opened = OpenCommandStore(ctx, state_path);
-  if (!opened) return 1;
-  st::StateStore& store = *opened;
+  planner::Workspace ws;
+  if (!OpenCommandState(ctx, state_path, ws)) return 1;
+  st::StateStore& store = ws.store();
   st::State state;
   if (!LoadState(ctx, store, &state, false)) return 1;
   // Deposed objects (old objects of an interrupted create_before_destroy
@@ -136,9 +121,9 @@ int RunStateShow(const Context& ctx, const std::vector<std::string>& args) {
   flags.Bool("--json", &as_json, "Print the resource as a JSON object");
   flags.Positional(&positional, 0, 1);
   if (!flags.Parse(args, ctx)) return flags.exit_code();
-  auto opened = OpenCommandStore(ctx, state_path);
-  if (!opened) return 1;
-  st::StateStore& store = *opened;
+  planner::Workspace ws;
+  if (!OpenCommandState(ctx, state_path, ws)) return 1;
+  st::StateStore& store = ws.store();
   st::State state;
   if (!serial_text.empty()) {
     int64_t serial = 0;
@@ -158,7 +143,7 @@ int RunStateShow(const Context& ctx, const std::vector<std::string>& args) {
   const st::ResourceState* r = state.Find(positional[0]);
   if (r == nullptr) {
     Diagnostics diags;
-    UnknownAddress(diags, state, positional[0]);
+    planner::ReportUnknownStateAddress(diags, state, positional[0]);
     Report(ctx, diags);
     return 1;
   }
@@ -244,20 +229,16 @@ int RunStateRm(const Context& ctx, const std::vector<std::string>& args) {
   flags.String("--lock-timeout", &timeout, "DURATION", kLockTimeoutHelp);
   flags.Positional(&addresses, 1, 10000);
   if (!flags.Parse(args, ctx)) return flags.exit_code();
-  auto opened = OpenCommandStore(ctx, state_path);
-  if (!opened) return 1;
-  st::StateStore& store = *opened;
+  planner::Workspace ws;
+  if (!OpenCommandState(ctx, state_path, ws)) return 1;
+  st::StateStore& store = ws.store();
   st::State state;
   if (!BeginEdit(ctx, store, "state rm", timeout, &state)) return 1;
   Diagnostics diags;
-  for (const std::string& address : addresses) {
-    if (state.Find(address) == nullptr) UnknownAddress(diags, state, address);
-  }
-  if (diags.HasErrors()) {
+  if (!planner::RemoveFromState(state, addresses, diags)) {
     Report(ctx, diags);
     return 1;  // all or nothing
   }
-  for (const std::string& address : addresses) state.Remove(address);
   if (!CommitEdit(ctx, store, state)) return 1;
   for (const std::string& address : addresses) *ctx.out << "Removed " << address << "\n";
   return 0;
@@ -277,57 +258,28 @@ int RunStateMv(const Context& ctx, const std::vector<std::string>& args) {
   if (!flags.Parse(args, ctx)) return flags.exit_code();
   const std::string& from = positional[0];
   const std::string& to = positional[1];
+  // A target that is no address is refused before the state is opened.
   Diagnostics diags;
-  std::optional<st::ParsedAddress> parsed = st::ParseAddress(to);
-  if (!parsed) {
-    diags.Error("E0832", SourceRange{}, "`" + to + "` is not a resource address")
-        .help = "addresses look like kind.name, kind.name[\"key\"] or module.m.kind.name[0]";
+  st::State none;
+  if (!st::ParseAddress(to)) {
+    planner::MoveInState(none, from, to, diags);
     Report(ctx, diags);
     return 1;
   }
-  auto opened = OpenCommandStore(ctx, state_path);
-  if (!opened) return 1;
-  st::StateStore& store = *opened;
+  planner::Workspace ws;
+  if (!OpenCommandState(ctx, state_path, ws)) return 1;
+  st::StateStore& store = ws.store();
   st::State state;
   if (!BeginEdit(ctx, store, "state mv", timeout, &state)) return 1;
-  const st::ResourceState* source = state.Find(from);
-  if (source == nullptr) {
-    UnknownAddress(diags, state, from);
-    Report(ctx, diags);
-    return 1;
-  }
-  if (from == to) {
-    *ctx.out << "Nothing to do: " << from << " is already there.\n";
-    return 0;
-  }
-  if (state.Find(to) != nullptr) {
-    diags.Error("E0833", SourceRange{}, "cannot move " + from + " to " + to + ": " + to +
-                                            " is already in state")
-        .help = "remove it first with `kiln state rm " + to + "` if it is stale";
-    Report(ctx, diags);
-    return 1;
-  }
-  if (parsed->kind != source->kind) {
-    diags.Error("E0832", SourceRange{}, "cannot move " + from + " to " + to + ": the kind would change from " +
-                                            source->kind + " to " + parsed->kind)
-        .help = "a resource keeps its kind; to change it, create the new one and remove the old";
-    Report(ctx, diags);
-    return 1;
-  }
-  st::ResourceState moved = *source;
-  moved.address = to;
-  moved.module = parsed->module;
-  moved.name = parsed->name;
-  moved.key = parsed->key;
-  state.Remove(from);
-  state.Upsert(std::move(moved));
-  // Keep the recorded ordering: dependents now depend on the new address.
-  for (st::ResourceState& r : state.resources) {
-    auto it = std::find(r.dependencies.begin(), r.dependencies.end(), from);
-    if (it == r.dependencies.end()) continue;
-    *it = to;
-    std::sort(r.dependencies.begin(), r.dependencies.end());
-    r.dependencies.erase(std::unique(r.dependencies.begin(), r.dependencies.end()), r.dependencies.end());
+  switch (planner::MoveInState(state, from, to, diags)) {
+    case planner::MoveResult::kFailed:
+      Report(ctx, diags);
+      return 1;
+    case planner::MoveResult::kAlreadyThere:
+      *ctx.out << "Nothing to do: " << from << " is already there.\n";
+      return 0;
+    case planner::MoveResult::kMoved:
+      break;
   }
   if (!CommitEdit(ctx, store, state)) return 1;
   *ctx.out << "Moved " << from << " to " << to << "\n";
@@ -343,8 +295,9 @@ int RunStateHistory(const Context& ctx, const std::vector<std::string>& args) {
   flags.String("--state", &state_path, "PATH", kStateFlagHelp);
   flags.Bool("--json", &as_json, "Print a JSON array");
   if (!flags.Parse(args, ctx)) return flags.exit_code();
-  auto opened = OpenCommandStore(ctx, state_path);
-  if (!opened) return 1;
+  planner::Workspace ws;
+  if (!OpenCommandState(ctx, state_path, ws)) return 1;
+  st::StateStore* opened = &ws.store();
   Diagnostics diags;
   std::vector<st::HistoryEntry> history;
   if (!opened->backend().History(&history, diags)) {
@@ -409,9 +362,9 @@ int RunStateRollback(const Context& ctx, const std::vector<std::string>& args) {
   if (!flags.Parse(args, ctx)) return flags.exit_code();
   int64_t serial = 0;
   if (!ParseSerial(ctx, positional[0], &serial)) return 1;
-  auto opened = OpenCommandStore(ctx, state_path);
-  if (!opened) return 1;
-  st::StateStore& store = *opened;
+  planner::Workspace ws;
+  if (!OpenCommandState(ctx, state_path, ws)) return 1;
+  st::StateStore& store = ws.store();
   st::State current;
   if (!BeginEdit(ctx, store, "rollback " + std::to_string(serial), timeout, &current)) return 1;
   st::State old;
@@ -494,47 +447,17 @@ int RunStateMigrate(const Context& ctx, const std::vector<std::string>& args) {
     ctx.Fail("give exactly one of --from PATH and --to PATH; see `kiln state migrate --help`");
     return 1;
   }
-  auto configured = OpenCommandStore(ctx, "");
-  if (!configured) return 1;
-  Diagnostics diags;
+  planner::Workspace ws;
+  if (!OpenCommandState(ctx, "", ws)) return 1;
+  st::StateStore* configured = &ws.store();
   st::StateStore local(std::make_unique<st::LocalBackend>(from.empty() ? to : from));
   st::StateStore& source = from.empty() ? *configured : local;
   st::StateStore& target = from.empty() ? local : *configured;
-  if (!target.backend().Lock("state migrate", std::chrono::milliseconds(0), diags) ||
-      !source.backend().Lock("state migrate", std::chrono::milliseconds(0), diags)) {
-    Report(ctx, diags);
-    return 1;
-  }
-  st::State src, dst;
-  if (!LoadState(ctx, source, &src, true) || !LoadState(ctx, target, &dst, false)) return 1;
-  int64_t expected = 0;
-  if (target.Exists()) {
-    if (!force || dst.lineage != src.lineage || dst.serial > src.serial) {
-      diags.Error("E0837", SourceRange{}, "the " + target.backend().Describe() + " already holds a state (serial " +
-                                              std::to_string(dst.serial) + ", lineage " + dst.lineage + ")")
-          .help = dst.lineage == src.lineage && dst.serial <= src.serial
-                      ? "pass --force to replace it with serial " + std::to_string(src.serial)
-                      : "it is another state (or a newer version of this one); move it away first";
-      Report(ctx, diags);
-      return 1;
-    }
-    expected = dst.serial;
-  }
-  // The key travels with the hashes it made.
-  std::string key;
-  bool has_key = false;
-  if (!source.backend().ReadKey(&key, &has_key, diags) || (has_key && !target.backend().WriteKey(key, diags))) {
-    Report(ctx, diags);
-    return 1;
-  }
-  target.backend().set_operation("state migrate");
-  int64_t serial = src.serial;
-  if (expected >= serial) serial = expected + 1;
-  src.serial = serial;
-  if (!target.backend().WriteState(st::SerializeState(src), expected, serial, src.lineage, diags)) {
-    Report(ctx, diags);
-    return 1;
-  }
+  Diagnostics diags;
+  st::State src;
+  bool ok = planner::MigrateState(source, target, force, &src, diags);
+  if (!diags.empty()) Report(ctx, diags);
+  if (!ok) return 1;
   *ctx.out << "Copied serial " << src.serial << " (lineage " << src.lineage << ", " << src.resources.size()
            << " resources) from the " << source.backend().Describe() << " to the " << target.backend().Describe()
            << ".\nThe source is left as it was; remove it once you have checked the copy (`kiln plan` should "
@@ -593,9 +516,9 @@ int RunOutput(const Context& ctx, const std::vector<std::string>& args) {
     ctx.Fail("--raw needs an output NAME");
     return 1;
   }
-  auto opened = OpenCommandStore(ctx, state_path);
-  if (!opened) return 1;
-  st::StateStore& store = *opened;
+  planner::Workspace ws;
+  if (!OpenCommandState(ctx, state_path, ws)) return 1;
+  st::StateStore& store = ws.store();
   st::State state;
   if (!LoadState(ctx, store, &state, false)) return 1;
   auto value_of = [](const st::OutputState& o) -> json {
@@ -666,9 +589,9 @@ int RunForceUnlock(const Context& ctx, const std::vector<std::string>& args) {
   flags.String("--state", &state_path, "PATH", kStateFlagHelp);
   flags.Positional(&positional, 1, 1);
   if (!flags.Parse(args, ctx)) return flags.exit_code();
-  auto opened = OpenCommandStore(ctx, state_path);
-  if (!opened) return 1;
-  st::StateStore& store = *opened;
+  planner::Workspace ws;
+  if (!OpenCommandState(ctx, state_path, ws)) return 1;
+  st::StateStore& store = ws.store();
   std::optional<st::LockInfo> holder = store.backend().Holder();
   Diagnostics diags;
   if (!store.backend().ForceUnlock(positional[0], diags)) {

@@ -62,6 +62,12 @@ void AddValueChecks(const Program& program, Diagnostics& diags) {
 
 }  // namespace
 
+std::unique_ptr<Program> CheckProgram(const std::string& root_dir, SourceManager& sm,
+                                      std::function<const ProviderSchema*(const std::string&)> schemas,
+                                      Diagnostics& diags, bool allow_empty_root) {
+  return CheckProgramWith(root_dir, sm, std::move(schemas), EvaluatePreludeValue, diags, allow_empty_root);
+}
+
 std::unique_ptr<CompiledConfig> Compile(const CompileOptions& options, SourceManager& sm, Diagnostics& diags) {
   size_t files_before = sm.FileCount();
   Diagnostics local;

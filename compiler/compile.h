@@ -18,6 +18,12 @@ struct InputValues {
   std::map<std::string, nlohmann::json> json; // --var-file values
 };
 
+// Loads stdlib and the module tree at root_dir and checks everything
+// (CheckProgramWith, check.h, with the evaluator reading the GPU catalog).
+std::unique_ptr<Program> CheckProgram(const std::string& root_dir, SourceManager& sm,
+                                      std::function<const ProviderSchema*(const std::string&)> schemas,
+                                      Diagnostics& diags, bool allow_empty_root = false);
+
 struct CompileOptions {
   std::string root_dir = ".";
   InputValues inputs;

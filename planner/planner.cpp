@@ -971,6 +971,14 @@ Plan MakePlan(const PlanContext& ctx, const PlanOptions& options, Diagnostics& d
 
 bool ImportResource(const PlanContext& ctx, const ResourceInstance& inst, const std::string& id,
                     state::ResourceState* out, Diagnostics& diags) {
+  auto already = [&] {
+    AddError(diags, "E0909", inst.range, inst.address + " is already in state",
+             "`kiln state rm " + inst.address + "` first to import a different object");
+    return false;
+  };
+  // Checked before the provider is asked, and again under the store's
+  // mutex when recording (another kiln may have imported it meanwhile).
+  if (ctx.store->Current().Find(inst.address)) return already();
   std::string error;
   Provider* p = ctx.providers ? ctx.providers->Get(inst.provider, inst.provider_type, &error) : nullptr;
   if (!p) {
@@ -1004,11 +1012,7 @@ bool ImportResource(const PlanContext& ctx, const ResourceInstance& inst, const 
       },
       diags);
   if (!ok) return false;
-  if (existed) {
-    AddError(diags, "E0909", inst.range, inst.address + " is already in state",
-             "`kiln state rm " + inst.address + "` first to import a different object");
-    return false;
-  }
+  if (existed) return already();
   if (out) *out = std::move(rs);
   return true;
 }

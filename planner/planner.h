@@ -94,8 +94,8 @@ state::ResourceState RecordApplied(const ResourceChange& c, const nlohmann::json
 
 // `kiln import`: asks the provider of `inst` for the live object `id`
 // (ImportRequest) and records it in state under inst's address. The caller
-// holds the state lock and has checked that the address is not in state.
-// Errors E0908 (provider failure or no such object) and E0901.
+// holds the state lock. Errors E0909 (the address is in state already),
+// E0908 (provider failure or no such object) and E0901.
 bool ImportResource(const PlanContext& ctx, const ResourceInstance& inst, const std::string& id,
                     state::ResourceState* out, Diagnostics& diags);
 

@@ -4,7 +4,6 @@
 #include <cctype>
 #include <filesystem>
 
-#include "compiler/eval/eval.h"
 #include "compiler/syntax/literals.h"
 #include "compiler/syntax/parse.h"
 
@@ -148,7 +147,10 @@ struct Ctx {
 
 class Checker {
  public:
-  Checker(Program& p, Diagnostics& diags) : p_(p), sm_(*p.sm), diags_(diags) {}
+  Checker(Program& p, PreludeEvaluator evaluate_prelude, Diagnostics& diags)
+      : p_(p), sm_(*p.sm), evaluate_prelude_(std::move(evaluate_prelude)), diags_(diags) {}
+  // For a program already loaded (its catalog evaluated).
+  Checker(Program& p, Diagnostics& diags) : Checker(p, nullptr, diags) {}
 
   bool LoadPrelude();
   ModuleInfo* LoadAndCheck(const std::string& dir, bool is_root, SourceRange used_at);
@@ -205,6 +207,7 @@ class Checker {
 
   Program& p_;
   SourceManager& sm_;
+  PreludeEvaluator evaluate_prelude_;
   Diagnostics& diags_;
   std::map<std::string, ModuleInfo*> by_dir_;
   std::set<std::string> loading_;
@@ -261,7 +264,7 @@ bool Checker::LoadPrelude() {
   CheckModule(mod);
   if (diags_.HasErrors()) return false;
   // The catalog is a value: evaluate the prelude and read `gpus`.
-  Value gpus = EvaluatePreludeValue(p_, "gpus", diags_);
+  Value gpus = evaluate_prelude_(p_, "gpus", diags_);
   for (const auto& [name, v] : gpus.AsMap()) {
     GpuModelInfo m;
     m.name = name;
@@ -1714,15 +1717,16 @@ TypeRef Checker::Infer(const ast::Expr* e, Ctx& ctx) {
 
 }  // namespace
 
-std::unique_ptr<Program> CheckProgram(const std::string& root_dir, SourceManager& sm,
-                                      std::function<const ProviderSchema*(const std::string&)> schemas,
-                                      Diagnostics& diags, bool allow_empty_root) {
+std::unique_ptr<Program> CheckProgramWith(const std::string& root_dir, SourceManager& sm,
+                                          std::function<const ProviderSchema*(const std::string&)> schemas,
+                                          const PreludeEvaluator& evaluate_prelude, Diagnostics& diags,
+                                          bool allow_empty_root) {
   auto program = std::make_unique<Program>();
   program->sm = &sm;
   std::error_code ec;
   program->root_dir = fs::weakly_canonical(fs::absolute(root_dir, ec), ec).string();
   program->provider_schema = std::move(schemas);
-  Checker checker(*program, diags);
+  Checker checker(*program, evaluate_prelude, diags);
   if (!checker.LoadPrelude()) return program;
   if (!fs::is_directory(program->root_dir, ec)) {
     diags.Error("E0417", SourceRange{}, "no such directory: " + root_dir);

@@ -96,12 +96,19 @@ struct Program {
   }
 };
 
-// Loads stdlib (kinds and GPU catalog) and the module tree at root_dir, and
-// checks everything. Errors go to `diags`; the program is usable for
-// evaluation only when no errors were added.
-std::unique_ptr<Program> CheckProgram(const std::string& root_dir, SourceManager& sm,
-                                      std::function<const ProviderSchema*(const std::string&)> schemas,
-                                      Diagnostics& diags, bool allow_empty_root = false);
+// Evaluates one `let` of the checked standard library (the GPU catalog is
+// the value `gpus`). A callback so that the checker does not depend on the
+// evaluator; CheckProgram (compile.h) passes EvaluatePreludeValue.
+using PreludeEvaluator = std::function<Value(const Program& program, const std::string& name, Diagnostics& diags)>;
+
+// Loads stdlib (kinds and GPU catalog, the latter through
+// `evaluate_prelude`) and the module tree at root_dir, and checks
+// everything. Errors go to `diags`; the program is usable for evaluation
+// only when no errors were added.
+std::unique_ptr<Program> CheckProgramWith(const std::string& root_dir, SourceManager& sm,
+                                          std::function<const ProviderSchema*(const std::string&)> schemas,
+                                          const PreludeEvaluator& evaluate_prelude, Diagnostics& diags,
+                                          bool allow_empty_root = false);
 
 // Type-checks a standalone expression in the root module's scope (kiln eval).
 TypeRef CheckExpressionInRoot(Program& program, const ast::Expr* expr, Diagnostics& diags);

@@ -4,10 +4,6 @@
 // those that look only at a collection's shape or move its elements around
 // (length, keys, values, merge, concat, lookup, contains, flatten, env) give
 // as much as is known; see PartlyKnown below.
-#include <llvm/ADT/ArrayRef.h>
-#include <llvm/ADT/StringRef.h>
-#include <llvm/Support/SHA256.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -18,6 +14,7 @@
 #include <unordered_map>
 
 #include "compiler/eval/eval.h"
+#include "core/hash.h"
 
 namespace kiln {
 
@@ -428,15 +425,7 @@ const std::unordered_map<std::string, Fn>& Table() {
          return true;
        }},
       {"sha256", [](const Args& a, const BuiltinContext&, Value* out, std::string*) {
-         const std::string& s = a[0].AsString();
-         auto digest = llvm::SHA256::hash(llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
-         static const char* hex = "0123456789abcdef";
-         std::string h;
-         for (uint8_t b : digest) {
-           h += hex[b >> 4];
-           h += hex[b & 15];
-         }
-         *out = Value::String(h);
+         *out = Value::String(ToHex(Sha256(a[0].AsString())));
          return true;
        }},
       {"gpu_memory", [](const Args& a, const BuiltinContext& ctx, Value* out, std::string* error) {

@@ -11,6 +11,7 @@
 
 #include "compiler/eval/upload.h"
 #include "compiler/syntax/parse.h"
+#include "core/cost.h"
 #include "core/kinds.h"
 
 namespace kiln {
@@ -1418,26 +1419,23 @@ void Evaluator::CheckPlacement() {
           diags_.Error("E0444", item_range(r, "nodes"), label(r) + " has nodes " + std::to_string(mn) + ".." + std::to_string(mx) + ": the range is empty or negative");
         }
       }
-      if (c.contains("max_hourly_cost") && c["max_hourly_cost"].is_number() && c.contains("gpu") && c["gpu"].is_object() && c["gpu"].contains("model")) {
-        const GpuModelInfo* m = p_.catalog.Find(c["gpu"]["model"].get<std::string>());
-        if (m) {
-          // `spot = "prefer"` may fall back to on demand: the bound uses the
-          // on-demand price then (the plan's cost line uses the spot price).
-          bool spot = c.contains("spot") && c["spot"].is_boolean() && c["spot"].get<bool>();
-          double price = spot ? m->spot_hourly : m->on_demand_hourly;
-          int64_t count = c["gpu"].value("count", int64_t{1});
-          int64_t nodes = c.contains("nodes") && c["nodes"].is_object() ? c["nodes"].value("max", int64_t{1}) : 1;
-          double cost = price * static_cast<double>(count * nodes);
-          double limit = c["max_hourly_cost"].get<double>();
-          if (cost > limit + 1e-9) {
-            char buf[256];
-            std::snprintf(buf, sizeof(buf), "%s may cost $%.2f/h (%lld node%s x %lld x %s at $%.2f/GPU-hour %s), above its max_hourly_cost of $%.2f/h",
-                          label(r).c_str(), cost, static_cast<long long>(nodes), nodes == 1 ? "" : "s",
-                          static_cast<long long>(count), m->name.c_str(), price,
-                          spot ? "spot" : "on demand", limit);
-            diags_.Error("E0445", item_range(r, "max_hourly_cost"), buf)
-                .help = "lower nodes or the GPU count, use spot = true, or raise max_hourly_cost";
-          }
+      // The one cost model (core/cost.h), as the plan's cost line.
+      std::optional<GpuCostTerms> terms = GpuCostOf(r.kind, c);
+      const GpuModelInfo* m = terms ? p_.catalog.Find(terms->model) : nullptr;
+      if (c.contains("max_hourly_cost") && c["max_hourly_cost"].is_number() && m) {
+        bool spot = terms->spot_units() > 0;
+        double price = spot ? m->spot_hourly : m->on_demand_hourly;
+        double cost = terms->Hourly(m->on_demand_hourly, m->spot_hourly);
+        double limit = c["max_hourly_cost"].get<double>();
+        if (cost > limit + 1e-9) {
+          auto nodes = static_cast<long long>(terms->units);
+          char buf[256];
+          std::snprintf(buf, sizeof(buf), "%s may cost $%.2f/h (%lld node%s x %lld x %s at $%.2f/GPU-hour %s), above its max_hourly_cost of $%.2f/h",
+                        label(r).c_str(), cost, nodes, nodes == 1 ? "" : "s",
+                        static_cast<long long>(terms->gpus_per_unit), m->name.c_str(), price,
+                        spot ? "spot" : "on demand", limit);
+          diags_.Error("E0445", item_range(r, "max_hourly_cost"), buf)
+              .help = "lower nodes or the GPU count, use spot = true, or raise max_hourly_cost";
         }
       }
     }

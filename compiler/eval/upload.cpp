@@ -1,12 +1,11 @@
 #include "compiler/eval/upload.h"
 
 #include <fnmatch.h>
-#include <llvm/ADT/ArrayRef.h>
-#include <llvm/ADT/StringRef.h>
-#include <llvm/Support/SHA256.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "core/hash.h"
 
 namespace kiln {
 
@@ -16,29 +15,18 @@ namespace fs = std::filesystem;
 
 constexpr size_t kMaxUploadFiles = 20000;
 
-std::string Hex(llvm::ArrayRef<uint8_t> bytes, size_t n) {
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < bytes.size() && out.size() < n; ++i) {
-    out += hex[bytes[i] >> 4];
-    out += hex[bytes[i] & 15];
-  }
-  return out;
-}
-
 bool HashFile(const fs::path& p, std::string* out) {
   std::ifstream in(p, std::ios::binary);
   if (!in) return false;
-  llvm::SHA256 h;
+  Sha256Builder h;
   char buf[65536];
   while (in) {
     in.read(buf, sizeof(buf));
     std::streamsize n = in.gcount();
-    if (n > 0) h.update(llvm::StringRef(buf, static_cast<size_t>(n)));
+    if (n > 0) h.Update(std::string_view(buf, static_cast<size_t>(n)));
   }
   if (in.bad()) return false;
-  auto digest = h.final();
-  *out = Hex(llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(digest.data()), digest.size()), 16);
+  *out = ToHex(h.Final()).substr(0, 16);
   return true;
 }
 
@@ -111,14 +99,13 @@ bool BuildUploadManifest(const std::string& module_dir, const std::string& workd
     }
     out->files[dest] = h;
   }
-  llvm::SHA256 h;
+  Sha256Builder h;
   for (const auto& [name, fh] : out->files) {
-    h.update(llvm::StringRef(name));
-    h.update(llvm::StringRef("\0", 1));
-    h.update(llvm::StringRef(fh));
+    h.Update(name);
+    h.Update(std::string_view("\0", 1));
+    h.Update(fh);
   }
-  auto digest = h.final();
-  out->hash = Hex(llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(digest.data()), digest.size()), 64);
+  out->hash = ToHex(h.Final());
   return true;
 }
 

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "planner/apply/durable.h"
 #include "planner/planner.h"
 
 namespace kiln::planner {
@@ -157,32 +158,44 @@ std::string Elapsed(Clock::duration d) {
   return std::to_string(s / 60) + "m" + std::to_string(s % 60) + "s";
 }
 
-// The walk. Where the time of one step on the critical path goes, and what
-// keeps it small (see docs/state.md, "Apply and durability"):
+// Where a node of the apply graph is.
+enum class NodeState : char { kPending, kRunning, kDone, kFailed };
+
+// The walk: scheduling and the operations. Where the time of one step on the
+// critical path goes, and what keeps it small (see docs/state.md, "Apply and
+// durability"):
 //  - scheduling: a finished node releases its successors in O(out-degree)
 //    under one mutex; each released node wakes one idle worker
 //    (notify_one), the finishing worker takes the next node itself; the
 //    ready queue orders by (longest remaining chain, name rank), integers
 //    and doubles only;
-//  - the intent journal: a create's begin record is written when the last
-//    of its dependencies *starts* (one step ahead) and synced by a
-//    background syncer, so by the time it is ready the record is usually
-//    durable and WaitDurable returns at once; the guarantee (durable before
-//    the create is sent) is unchanged;
-//  - state: completions go to one background writer that folds everything
-//    completed since its last write into one atomic write (never more than
-//    one in flight); dependents read the walk's own map of results and do
-//    not wait for the file. A create's journal record is completed only
-//    once a write holding its result is durable.
+//  - the intent journal (IntentSyncer, durable.h): a create's begin record
+//    is written when the last of its dependencies *starts* (one step ahead)
+//    and synced by a background syncer, so by the time it is ready the
+//    record is usually durable;
+//  - state (StateSaver, durable.h): completions go to one background writer
+//    that folds everything completed since its last write into one atomic
+//    write; dependents read the walk's own results and do not wait for the
+//    file.
 struct Walk {
-  Walk(Plan& p, const PlanContext& c, const ApplyOptions& o, Diagnostics& d)
-      : plan(p), ctx(c), options(o), diags(d) {}
+  Walk(Plan& p, const PlanContext& c, const ApplyOptions& o, Diagnostics& d, std::vector<ApplyOp> operations,
+       dag::Graph g)
+      : plan(p),
+        ctx(c),
+        options(o),
+        diags(d),
+        ops(std::move(operations)),
+        graph(std::move(g)),
+        syncer(c.journal, graph.size(), [this](size_t n) { return IntentOf(n); }, diags),
+        saver(c.store, c.journal, diags) {}
   Plan& plan;
   const PlanContext& ctx;
   const ApplyOptions& options;
-  Diagnostics& diags;
+  SharedDiagnostics diags;
   std::vector<ApplyOp> ops;
   dag::Graph graph;
+  IntentSyncer syncer;
+  StateSaver saver;
 
   // ---- Scheduling (all under mu) ----
   std::mutex mu;
@@ -192,7 +205,7 @@ struct Walk {
   std::vector<uint32_t> unstarted;    // predecessors not yet started per node
   std::vector<double> priority;
   std::vector<uint32_t> rank;         // position of the node's name in name order
-  std::vector<char> state_;           // 0 pending, 1 running, 2 done, 3 failed
+  std::vector<NodeState> node_state;
   struct Ready {
     double priority;
     uint32_t rank;
@@ -210,136 +223,10 @@ struct Walk {
   std::map<Provider*, int> active;                   // providers with calls in flight
   bool cancel_sent = false;
 
-  // ---- Intent journal ----
-  // Creates whose intent is written ahead go to the syncer thread, which
-  // writes their begin records and syncs them in groups, so that no worker
-  // makes a journal syscall on the critical path. Per node, under sync_mu:
-  enum Intent : char { kNoIntent, kQueued, kDurable, kIntentFailed, kBegun };
-  std::vector<char> intent;
-  std::vector<dag::NodeId> intent_queue;
-  std::mutex sync_mu;
-  std::condition_variable sync_cv;       // the syncer waits for work here
-  std::condition_variable durable_cv;    // workers wait for their intent here
-  bool sync_stop = false;
-  std::thread syncer;
-  std::vector<char> sent;  // the create went to the provider
-
-  // ---- State writer ----
-  // What this walk has done, by address (nullopt: deleted).
-  std::mutex applied_mu;
-  std::map<std::string, std::optional<state::ResourceState>> applied;
-  struct SaveItem {
-    std::string address;
-    SourceRange range;
-    bool complete_journal = false;  // a create: close its intent once saved
-    std::string remove_deposed;     // a deposed object deleted: its key
-  };
-  std::mutex save_mu;
-  std::condition_variable save_cv;
-  std::vector<SaveItem> save_queue;
-  bool save_stop = false;
-  std::thread saver;
-  std::atomic<bool> save_failed{false};
-
   std::vector<ApplyOpTiming> timing;
   bool trace = false;
   void Stamp(ApplyOpTiming::TimePoint ApplyOpTiming::*field, dag::NodeId n) {
     if (trace) timing[n].*field = Clock::now();
-  }
-
-  std::optional<state::ResourceState> CurrentOf(const std::string& address) {
-    {
-      std::lock_guard<std::mutex> lock(applied_mu);
-      auto it = applied.find(address);
-      if (it != applied.end()) return it->second;
-    }
-    std::optional<state::ResourceState> out;
-    ctx.store->Read([&](const state::State& s) {
-      if (const auto* r = s.Find(address)) out = *r;
-    });
-    return out;
-  }
-
-  // Records the new state of `c.address` (nullopt: gone); the writer saves it.
-  void Commit(const ResourceChange& c, std::optional<state::ResourceState> rs, bool complete_journal) {
-    {
-      std::lock_guard<std::mutex> lock(applied_mu);
-      applied[c.address] = std::move(rs);
-    }
-    Enqueue({c.address, c.range, complete_journal, ""});
-  }
-
-  void Enqueue(SaveItem item) {
-    std::lock_guard<std::mutex> lock(save_mu);
-    save_queue.push_back(std::move(item));
-    save_cv.notify_one();
-  }
-
-  void SaverLoop() {
-    std::unique_lock<std::mutex> lock(save_mu);
-    while (true) {
-      save_cv.wait(lock, [&] { return save_stop || !save_queue.empty(); });
-      if (save_queue.empty()) return;  // stopping, nothing left
-      std::vector<SaveItem> batch;
-      batch.swap(save_queue);
-      lock.unlock();
-      SaveBatch(batch);
-      lock.lock();
-    }
-  }
-
-  // One atomic write for everything completed since the last one.
-  void SaveBatch(const std::vector<SaveItem>& batch) {
-    Diagnostics d;
-    bool ok = ctx.store->Update(
-        [&](state::State& s) {
-          std::lock_guard<std::mutex> l(applied_mu);
-          for (const SaveItem& item : batch) {
-            if (!item.remove_deposed.empty()) {
-              s.RemoveDeposed(item.address, item.remove_deposed);
-              continue;
-            }
-            const auto& latest = applied[item.address];
-            if (latest) s.Upsert(*latest);
-            else s.Remove(item.address);
-          }
-        },
-        d);
-    if (!ok) {
-      save_failed = true;
-      std::lock_guard<std::mutex> l(log_mu);
-      diags.Append(d);
-      for (const SaveItem& item : batch)
-        diags.Error("E0906", item.range, item.address + ": could not save state after the operation");
-      return;
-    }
-    if (!ctx.journal) return;
-    for (const SaveItem& item : batch) {
-      if (!item.complete_journal) continue;
-      Diagnostics jd;
-      ctx.journal->Complete(item.address, jd);
-    }
-  }
-
-  void SyncerLoop() {
-    std::unique_lock<std::mutex> lock(sync_mu);
-    while (true) {
-      sync_cv.wait(lock, [&] { return sync_stop || !intent_queue.empty(); });
-      if (intent_queue.empty()) return;
-      std::vector<dag::NodeId> batch;
-      batch.swap(intent_queue);
-      lock.unlock();
-      // One write per record, one fdatasync for the batch (and for any
-      // record other writers added meanwhile).
-      Diagnostics d;
-      bool ok = true;
-      for (dag::NodeId m : batch) ok = ctx.journal->Announce(IntentOf(m), d) != 0 && ok;
-      ok = ok && ctx.journal->Sync(d);
-      lock.lock();
-      // A failed node's own worker retries with BeginCreate, which reports.
-      for (dag::NodeId m : batch) intent[m] = ok ? kDurable : kIntentFailed;
-      durable_cv.notify_all();
-    }
   }
 
   std::mutex log_mu;
@@ -352,7 +239,6 @@ struct Walk {
   int Interrupt() const { return options.interrupt ? options.interrupt->load() : 0; }
 
   void AddError(const ResourceChange& c, const std::string& message) {
-    std::lock_guard<std::mutex> lock(log_mu);
     diags.Error("E0906", c.range, c.address + ": " + message);
   }
 
@@ -367,6 +253,13 @@ struct Walk {
     return RecordApplied(c, attrs, status, ctx.store->hasher());
   }
 
+  state::JournalEntry IntentOf(dag::NodeId n) {
+    const ResourceChange& c = plan.changes[ops[n].change];
+    return {c.address, c.kind, c.provider, c.provider_type, state::NowUtc()};
+  }
+
+  // ---- The operations ----
+
   // Makes config/planned known: a value that depended on a resource applied
   // earlier in this walk is evaluated again with the fresh state.
   bool Resolve(const ResourceChange& c, Provider* p, const json& prior_plain, json* config,
@@ -374,14 +267,7 @@ struct Walk {
     *config = c.config;
     *planned = c.planned;
     if (!ContainsUnknown(*config) || !ctx.config) return true;
-    state::State snapshot = ctx.store->Current();
-    {
-      std::lock_guard<std::mutex> lock(applied_mu);
-      for (const auto& [a, r] : applied) {
-        if (r) snapshot.Upsert(*r);
-        else snapshot.Remove(a);
-      }
-    }
+    state::State snapshot = saver.Snapshot();
     ResourceLookup lookup = [&snapshot](const std::string& a) -> const json* {
       const auto* r = snapshot.Find(a);
       return r ? &r->attributes : nullptr;
@@ -389,9 +275,9 @@ struct Walk {
     Diagnostics d;
     auto inst = ctx.config->EvaluateInstance(c.address, lookup, d);
     if (!inst || d.HasErrors()) {
-      std::lock_guard<std::mutex> lock(log_mu);
+      d.Error("E0906", c.range,
+              c.address + ": could not evaluate its configuration after its dependencies were applied");
       diags.Append(d);
-      diags.Error("E0906", c.range, c.address + ": could not evaluate its configuration after its dependencies were applied");
       return false;
     }
     *config = inst->config;
@@ -404,55 +290,22 @@ struct Walk {
     return true;
   }
 
-  state::JournalEntry IntentOf(dag::NodeId n) {
-    const ResourceChange& c = plan.changes[ops[n].change];
-    return {c.address, c.kind, c.provider, c.provider_type, state::NowUtc()};
-  }
-
-  // Hands `nodes` to the syncer: their begin records are written and
-  // synced ahead of their turn.
-  void Announce(const std::vector<dag::NodeId>& nodes) {
-    if (nodes.empty()) return;
-    std::lock_guard<std::mutex> lock(sync_mu);
-    for (dag::NodeId m : nodes) {
-      if (intent[m] != kNoIntent) continue;
-      intent[m] = kQueued;
-      intent_queue.push_back(m);
-    }
-    sync_cv.notify_one();
-  }
-
-  // The node's intent, durable, before its create is sent: usually written
-  // ahead and already synced; else written and synced now.
-  bool IntentDurable(dag::NodeId n) {
-    {
-      std::unique_lock<std::mutex> lock(sync_mu);
-      durable_cv.wait(lock, [&] { return intent[n] != kQueued; });
-      if (intent[n] == kDurable) return true;
-      intent[n] = kBegun;
-    }
-    Diagnostics d;
-    if (ctx.journal->BeginCreate(IntentOf(n), d)) return true;
-    std::lock_guard<std::mutex> lock(log_mu);
-    diags.Append(d);
-    return false;
-  }
-
   bool RunCreate(dag::NodeId n, const ResourceChange& c, Provider* p, bool* created) {
     *created = false;
     json config, planned;
     if (!Resolve(c, p, nullptr, &config, &planned)) return false;
-    if (ctx.journal && !IntentDurable(n)) return false;
+    if (!syncer.Durable(n)) return false;
     Stamp(&ApplyOpTiming::intent_durable, n);
     ApplyRequest req{BareKind(c.kind), c.address, nullptr, planned, config,
                      [this, &c](const std::string& m) { Log(c.address + ": " + m); }};
-    sent[n] = 1;
+    syncer.MarkSent(n);
     ApplyResponse resp = p->Apply(req);
     Stamp(&ApplyOpTiming::provider_done, n);
     bool failed = HasErrors(resp.diagnostics);
     if (!resp.state.is_null()) {
       *created = true;
-      Commit(c, Record(c, resp.state, failed ? state::kStatusTainted : state::kStatusReady), true);
+      saver.Commit(c.address, c.range, Record(c, resp.state, failed ? state::kStatusTainted : state::kStatusReady),
+                   true);
     } else if (ctx.journal) {
       Diagnostics d;  // nothing was created: nothing to recover
       ctx.journal->Complete(c.address, d);
@@ -462,7 +315,7 @@ struct Walk {
   }
 
   bool RunUpdate(dag::NodeId n, const ResourceChange& c, Provider* p) {
-    std::optional<state::ResourceState> prior = CurrentOf(c.address);
+    std::optional<state::ResourceState> prior = saver.CurrentOf(c.address);
     if (!prior) {
       AddError(c, "is no longer in state; plan again");
       return false;
@@ -476,7 +329,7 @@ struct Walk {
     ApplyResponse resp = p->Apply(req);
     Stamp(&ApplyOpTiming::provider_done, n);
     bool failed = HasErrors(resp.diagnostics);
-    if (!resp.state.is_null()) Commit(c, Record(c, resp.state, state::kStatusReady), false);
+    if (!resp.state.is_null()) saver.Commit(c.address, c.range, Record(c, resp.state, state::kStatusReady), false);
     if (failed) AddError(c, ProviderErrors(resp.diagnostics));
     return !failed;
   }
@@ -497,9 +350,8 @@ struct Walk {
         },
         d);
     if (!ok) {
-      std::lock_guard<std::mutex> lock(log_mu);
+      d.Error("E0906", c.range, c.address + ": could not record the old object as deposed; not replacing it");
       diags.Append(d);
-      diags.Error("E0906", c.range, c.address + ": could not record the old object as deposed; not replacing it");
     }
     return ok;
   }
@@ -516,7 +368,6 @@ struct Walk {
           s.Upsert(std::move(r));
         },
         d);
-    std::lock_guard<std::mutex> lock(log_mu);
     diags.Append(d);
   }
 
@@ -533,7 +384,7 @@ struct Walk {
       else if (c.prior) attrs = c.prior->attributes;
       else return true;
     } else {
-      auto r = CurrentOf(c.address);
+      auto r = saver.CurrentOf(c.address);
       if (!r) return true;  // already gone
       attrs = r->attributes;
     }
@@ -543,8 +394,8 @@ struct Walk {
       AddError(c, ProviderErrors(resp.diagnostics));
       return false;
     }
-    if (!op.deposed_key.empty()) Enqueue({c.address, c.range, false, op.deposed_key});
-    else Commit(c, std::nullopt, false);
+    if (!op.deposed_key.empty()) saver.RemoveDeposed(c.address, c.range, op.deposed_key);
+    else saver.Commit(c.address, c.range, std::nullopt, false);
     return true;
   }
 
@@ -585,7 +436,7 @@ struct Walk {
     }
     std::string id;
     if (op.kind != ApplyOp::kDelete && options.log) {
-      if (auto r = CurrentOf(c.address))
+      if (auto r = saver.CurrentOf(c.address))
         if (r->attributes.contains("id") && r->attributes["id"].is_string())
           id = " [id=" + r->attributes["id"].get<std::string>() + "]";
     }
@@ -593,11 +444,49 @@ struct Walk {
     Finish(n, true);
   }
 
+  // ---- The scheduler ----
+
+  // The ready nodes and the ranks, before the workers start; false when
+  // there is nothing to do.
+  bool Prepare() {
+    size_t n = graph.size();
+    waiting.resize(n);
+    unstarted.resize(n);
+    node_state.assign(n, NodeState::kPending);
+    trace = options.timings != nullptr;
+    if (trace) timing.assign(n, ApplyOpTiming{});
+    priority = graph.RemainingPath();
+    std::vector<dag::NodeId> by_name(n);
+    for (dag::NodeId i = 0; i < n; ++i) by_name[i] = i;
+    std::sort(by_name.begin(), by_name.end(),
+              [&](dag::NodeId a, dag::NodeId b) { return graph.Name(a) < graph.Name(b); });
+    rank.resize(n);
+    for (size_t i = 0; i < n; ++i) rank[by_name[i]] = static_cast<uint32_t>(i);
+    std::vector<dag::NodeId> first_intents;
+    for (dag::NodeId i = 0; i < n; ++i) {
+      waiting[i] = unstarted[i] = static_cast<uint32_t>(graph.Predecessors(i).size());
+      if (waiting[i] == 0) {
+        ready.push({priority[i], rank[i], i});
+        Stamp(&ApplyOpTiming::ready, i);
+        if (ctx.journal && ops[i].kind == ApplyOp::kCreate) first_intents.push_back(i);
+      }
+    }
+    if (n == 0) {
+      finished = true;
+      return false;
+    }
+    syncer.Start();
+    saver.Start();
+    // The creates that can start at once share one sync.
+    syncer.Announce(first_intents);
+    return true;
+  }
+
   void Finish(dag::NodeId n, bool ok) {
     std::lock_guard<std::mutex> lock(mu);
     --in_flight;
     started.erase(n);
-    state_[n] = ok ? 2 : 3;
+    node_state[n] = ok ? NodeState::kDone : NodeState::kFailed;
     if (cancel_sent) ++result.aborted;
     Stamp(&ApplyOpTiming::finished, n);
     if (ok) {
@@ -643,7 +532,7 @@ struct Walk {
       if (ready.empty()) continue;
       dag::NodeId n = ready.top().node;
       ready.pop();
-      state_[n] = 1;
+      node_state[n] = NodeState::kRunning;
       ++in_flight;
       started[n] = Clock::now();
       Stamp(&ApplyOpTiming::started, n);
@@ -656,7 +545,7 @@ struct Walk {
           if (--unstarted[m] == 0 && ops[m].kind == ApplyOp::kCreate) announce.push_back(m);
       }
       lock.unlock();
-      Announce(announce);
+      syncer.Announce(announce);
       Run(n);
       lock.lock();
     }
@@ -694,6 +583,52 @@ struct Walk {
         lock.lock();
         break;  // `started` may have changed
       }
+    }
+  }
+
+  // Runs the workers and the ticker until every node is done, failed or
+  // (after a failure or an interrupt) left pending.
+  void RunWorkers() {
+    size_t n = graph.size();
+    int workers = std::max(1, std::min<int>(options.parallelism, static_cast<int>(n)));
+    std::vector<std::thread> threads;
+    for (int i = 0; i < workers; ++i) threads.emplace_back([this] { Worker(); });
+    std::thread ticker([this] { Ticker(); });
+    for (auto& t : threads) t.join();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      finished = true;
+      ticker_cv.notify_all();
+    }
+    ticker.join();
+  }
+
+  // The last state write, then the journal: begun creates that were never
+  // sent are closed (nothing to recover for them).
+  void Drain() {
+    saver.Stop();
+    syncer.Stop();
+    syncer.CloseUnsent([this](size_t i) { return plan.changes[ops[i].change].address; });
+    if (saver.failed()) ++result.failed;
+  }
+
+  // Counts the nodes never started; W0903 names them after a failure.
+  void Summarize() {
+    size_t n = graph.size();
+    std::vector<std::string> names;
+    for (dag::NodeId i = 0; i < n; ++i) {
+      if (node_state[i] != NodeState::kPending) continue;
+      ++result.skipped;
+      names.push_back(graph.Name(i));
+    }
+    result.interrupted = Interrupt() > 0 && (result.skipped > 0 || result.aborted > 0);
+    if (result.skipped > 0 && !result.interrupted && result.failed > 0) {
+      std::sort(names.begin(), names.end());
+      std::string list;
+      for (const auto& s : names) list += (list.empty() ? "" : ", ") + s;
+      Diagnostics d;
+      d.Warning("W0903", {}, "skipped because something they depend on failed: " + list);
+      diags.Append(d);
     }
   }
 };
@@ -753,92 +688,18 @@ void SaveOutputs(const Plan& plan, const PlanContext& ctx, Diagnostics& diags) {
 
 ApplyResult ApplyPlan(Plan& plan, const PlanContext& ctx, const ApplyOptions& options,
                       Diagnostics& diags) {
-  Walk w(plan, ctx, options, diags);
-  w.graph = BuildApplyGraph(plan, &w.ops, diags);
+  std::vector<ApplyOp> ops;
+  dag::Graph graph = BuildApplyGraph(plan, &ops, diags);
   if (diags.HasErrors()) {
-    w.result.failed = 1;
-    return w.result;
+    ApplyResult failed;
+    failed.failed = 1;
+    return failed;
   }
   AdoptRefreshed(plan, ctx, diags);
-  size_t n = w.graph.size();
-  w.waiting.resize(n);
-  w.unstarted.resize(n);
-  w.state_.assign(n, 0);
-  w.intent.assign(n, Walk::kNoIntent);
-  w.sent.assign(n, 0);
-  w.trace = options.timings != nullptr;
-  if (w.trace) w.timing.assign(n, ApplyOpTiming{});
-  w.priority = w.graph.RemainingPath();
-  {
-    std::vector<dag::NodeId> by_name(n);
-    for (dag::NodeId i = 0; i < n; ++i) by_name[i] = i;
-    std::sort(by_name.begin(), by_name.end(),
-              [&](dag::NodeId a, dag::NodeId b) { return w.graph.Name(a) < w.graph.Name(b); });
-    w.rank.resize(n);
-    for (size_t i = 0; i < n; ++i) w.rank[by_name[i]] = static_cast<uint32_t>(i);
-  }
-  std::vector<dag::NodeId> first_intents;
-  for (dag::NodeId i = 0; i < n; ++i) {
-    w.waiting[i] = w.unstarted[i] = static_cast<uint32_t>(w.graph.Predecessors(i).size());
-    if (w.waiting[i] == 0) {
-      w.ready.push({w.priority[i], w.rank[i], i});
-      w.Stamp(&ApplyOpTiming::ready, i);
-      if (ctx.journal && w.ops[i].kind == ApplyOp::kCreate) first_intents.push_back(i);
-    }
-  }
-  if (n == 0) w.finished = true;
-  if (ctx.journal && n > 0) w.syncer = std::thread([&w] { w.SyncerLoop(); });
-  if (n > 0) w.saver = std::thread([&w] { w.SaverLoop(); });
-  // The creates that can start at once share one sync.
-  w.Announce(first_intents);
-  int workers = std::max(1, std::min<int>(options.parallelism, static_cast<int>(n)));
-  std::vector<std::thread> threads;
-  for (int i = 0; i < workers && n > 0; ++i) threads.emplace_back([&w] { w.Worker(); });
-  std::thread ticker;
-  if (n > 0) ticker = std::thread([&w] { w.Ticker(); });
-  for (auto& t : threads) t.join();
-  {
-    std::lock_guard<std::mutex> lock(w.mu);
-    w.finished = true;
-    w.ticker_cv.notify_all();
-  }
-  if (ticker.joinable()) ticker.join();
-  // The last state write, then the journal: begun creates that were never
-  // sent are closed (nothing to recover for them).
-  {
-    std::lock_guard<std::mutex> lock(w.save_mu);
-    w.save_stop = true;
-    w.save_cv.notify_one();
-  }
-  if (w.saver.joinable()) w.saver.join();
-  if (w.syncer.joinable()) {
-    {
-      std::lock_guard<std::mutex> lock(w.sync_mu);
-      w.sync_stop = true;
-      w.sync_cv.notify_one();
-    }
-    w.syncer.join();
-  }
-  if (ctx.journal) {
-    for (dag::NodeId i = 0; i < n; ++i) {
-      if (w.intent[i] == Walk::kNoIntent || w.intent[i] == Walk::kIntentFailed || w.sent[i]) continue;
-      Diagnostics d;
-      ctx.journal->Complete(plan.changes[w.ops[i].change].address, d);
-    }
-  }
-  if (w.save_failed) ++w.result.failed;
-  for (dag::NodeId i = 0; i < n; ++i)
-    if (w.state_[i] == 0) ++w.result.skipped;
-  w.result.interrupted = w.Interrupt() > 0 && (w.result.skipped > 0 || w.result.aborted > 0);
-  if (w.result.skipped > 0 && !w.result.interrupted && w.result.failed > 0) {
-    std::vector<std::string> names;
-    for (dag::NodeId i = 0; i < n; ++i)
-      if (w.state_[i] == 0) names.push_back(w.graph.Name(i));
-    std::sort(names.begin(), names.end());
-    std::string list;
-    for (const auto& s : names) list += (list.empty() ? "" : ", ") + s;
-    diags.Warning("W0903", {}, "skipped because something they depend on failed: " + list);
-  }
+  Walk w(plan, ctx, options, diags, std::move(ops), std::move(graph));
+  if (w.Prepare()) w.RunWorkers();
+  w.Drain();
+  w.Summarize();
   SaveOutputs(plan, ctx, diags);
   if (ctx.journal) ctx.journal->Compact(diags);
   if (options.timings) *options.timings = std::move(w.timing);

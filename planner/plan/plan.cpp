@@ -1,10 +1,13 @@
 #include "planner/plan/plan.h"
 
+#include "core/cost.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <tuple>
 
+#include "core/cost.h"
 #include "core/kinds.h"
 
 namespace kiln::planner {
@@ -181,41 +184,20 @@ std::optional<double> HourlyCost(const std::vector<std::pair<std::string, json>>
   double total = 0;
   bool priced = true;
   for (const auto& [kind, attrs] : kind_attrs) {
-    if (!attrs.is_object()) continue;
-    const json* gpu = AtPath(attrs, {"gpu"});
-    if (!gpu || !gpu->is_object() || !gpu->contains("model")) continue;
+    std::optional<GpuCostTerms> terms = GpuCostOf(kind, attrs);
+    if (!terms) continue;
     if ((kind == kKindTrainingJob || kind == kKindEndpoint)) {
       const json* cluster = AtPath(attrs, {"cluster"});
       if (cluster && !cluster->is_null()) continue;  // counted by the cluster
     }
-    if (!(*gpu)["model"].is_string()) continue;
     *any_gpu = true;
-    std::string model = (*gpu)["model"].get<std::string>();
-    double count = gpu->contains("count") && (*gpu)["count"].is_number()
-                       ? (*gpu)["count"].get<double>() : 1.0;
-    const char* mult_attr = kind == kKindEndpoint ? "replicas" : "nodes";
-    double mult = 1;
-    if (const json* m = AtPath(attrs, {mult_attr})) {
-      if (m->is_number()) mult = m->get<double>();
-      else if (m->is_object() && m->contains("min") && (*m)["min"].is_number())
-        mult = (*m)["min"].get<double>();
-    }
-    // Capacity policy: `spot = true` and `spot = "prefer"` price at spot;
-    // an endpoint's `spot_policy.min_on_demand` replicas stay on demand.
-    const json* spot_attr = AtPath(attrs, {"spot"});
-    bool spot = spot_attr && ((spot_attr->is_boolean() && spot_attr->get<bool>()) ||
-                              (spot_attr->is_string() && spot_attr->get<std::string>() == "prefer"));
-    double on_demand_units = spot ? 0 : mult;
-    if (const json* mod = AtPath(attrs, {"spot_policy", "min_on_demand"}); spot && mod && mod->is_number()) {
-      on_demand_units = std::min(mult, mod->get<double>());
-    }
-    if (gpus) (*gpus)[model] += static_cast<int64_t>(std::llround(count * mult));
-    auto price = prices ? prices(model) : std::nullopt;
+    if (gpus) (*gpus)[terms->model] += static_cast<int64_t>(std::llround(terms->gpus_per_unit * terms->units));
+    auto price = prices ? prices(terms->model) : std::nullopt;
     if (!price) {
       priced = false;
       continue;
     }
-    total += (price->first * on_demand_units + price->second * (mult - on_demand_units)) * count;
+    total += terms->Hourly(price->first, price->second);
   }
   if (!priced) return std::nullopt;
   return std::round(total * 100) / 100;

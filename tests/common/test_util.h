@@ -79,12 +79,16 @@ struct RunOptions {
 };
 
 // Runs `BINARY ARGS` (ARGS as a shell would split them) in `dir`, with
-// standard input from /dev/null.
+// `input` as standard input (/dev/null when empty).
 inline RunResult RunKilnBinary(const std::string& binary, const std::string& dir,
-                               const std::string& args, const RunOptions& options = {}) {
+                               const std::string& args, const RunOptions& options = {},
+                               const std::string& input = "") {
   std::string err_file = dir + "/.test-stderr";
-  std::string cmd = "cd '" + dir + "' && " + options.env + "'" + binary + "' " + args +
-                    " </dev/null " + (options.merge_stderr ? "2>&1" : "2>'" + err_file + "'");
+  std::string in_file = dir + "/.test-stdin";
+  if (!input.empty()) WriteFile(in_file, input);
+  std::string cmd = "cd '" + dir + "' && " + options.env + "'" + binary + "' " + args + " <" +
+                    (input.empty() ? "/dev/null" : "'" + in_file + "'") + " " +
+                    (options.merge_stderr ? "2>&1" : "2>'" + err_file + "'");
   RunResult r;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -97,6 +101,7 @@ inline RunResult RunKilnBinary(const std::string& binary, const std::string& dir
     r.err = ReadFile(err_file);
     ::unlink(err_file.c_str());
   }
+  if (!input.empty()) ::unlink(in_file.c_str());
   return r;
 }
 

@@ -9,27 +9,15 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/common/test_util.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void WriteFile(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
+using kiln::testutil::ReadFile;
+using kiln::testutil::WriteFile;
+using Result = kiln::testutil::RunResult;
 
 class FmtCli : public ::testing::Test {
  protected:
@@ -42,20 +30,7 @@ class FmtCli : public ::testing::Test {
 
   // Runs `kiln ARGS` in the scratch folder, with `input` on stdin.
   Result Kiln(const std::string& args, const std::string& input = "") {
-    fs::path in = dir_ / ".stdin", out = dir_ / ".stdout", err = dir_ / ".stderr";
-    WriteFile(in, input);
-    std::string cmd = "cd '" + dir_.string() + "' && '" + std::string(KILN_BINARY) +
-                      "' --no-color " + args + " <'" + in.string() + "' >'" + out.string() +
-                      "' 2>'" + err.string() + "'";
-    int status = std::system(cmd.c_str());
-    Result r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = ReadFile(out);
-    r.err = ReadFile(err);
-    fs::remove(in);
-    fs::remove(out);
-    fs::remove(err);
-    return r;
+    return kiln::testutil::RunKilnBinary(KILN_BINARY, dir_.string(), "--no-color " + args, {}, input);
   }
 
   fs::path dir_;

@@ -12,18 +12,14 @@
 
 #include "compiler/format/format.h"
 #include "compiler/syntax/parse.h"
+#include "tests/common/test_util.h"
 
 namespace kiln {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testutil::ReadFile;
 
 std::vector<fs::path> RepoKilnFiles() {
   fs::path root(KILN_SOURCE_DIR);

@@ -111,6 +111,46 @@ TEST_F(CliTest, PlanApplyDestroyWithExitCodes) {
   EXPECT_TRUE(Objects().empty());
 }
 
+// An assert on a computed attribute is deferred while the value is unknown
+// (the plan passes) and runs once apply has recorded it.
+TEST_F(CliTest, DeferredAssertRunsAfterApply) {
+  Write("main.kiln", Config(0, "assert root.id == \"not-the-id\", \"root id is checked after apply\"\n"));
+  KilnRun plan = Kiln("plan");
+  EXPECT_EQ(plan.code, 0) << plan.out;
+  EXPECT_EQ(plan.out.find("E0433"), std::string::npos) << plan.out;
+  KilnRun apply = Kiln("apply --auto-approve");
+  EXPECT_EQ(apply.code, 1) << apply.out;
+  size_t created = apply.out.find("fake.thing.root: Creation complete");
+  size_t failed = apply.out.find("error[E0433]: root id is checked after apply");
+  ASSERT_NE(created, std::string::npos) << apply.out;
+  ASSERT_NE(failed, std::string::npos) << apply.out;
+  EXPECT_LT(created, failed) << apply.out;
+  // Now that the id is known, a plan checks it too.
+  KilnRun again = Kiln("plan");
+  EXPECT_EQ(again.code, 1) << again.out;
+  EXPECT_NE(again.out.find("error[E0433]: root id is checked after apply"), std::string::npos) << again.out;
+}
+
+// plan, apply, show and the state commands all find the state where the
+// configuration's backend block puts it (planner::Workspace resolves it).
+TEST_F(CliTest, EveryCommandUsesTheBackendsStateFile) {
+  Write("main.kiln", Config(1, "backend local { path = \"custom/state.json\" }\n"));
+  KilnRun apply = Kiln("apply --auto-approve");
+  ASSERT_EQ(apply.code, 0) << apply.out;
+  EXPECT_TRUE(fs::exists(dir_ / "custom/state.json"));
+  EXPECT_FALSE(fs::exists(dir_ / ".kiln/state.json"));
+  KilnRun show = Kiln("show");
+  EXPECT_EQ(show.code, 0) << show.out;
+  EXPECT_NE(show.out.find("# fake.thing.root:"), std::string::npos) << show.out;
+  KilnRun list = Kiln("state list");
+  EXPECT_EQ(list.code, 0) << list.out;
+  EXPECT_EQ(list.out, "fake.thing.root\nfake.thing.t0\n");
+  KilnRun mv = Kiln("state mv fake.thing.t0 fake.thing.t9");
+  EXPECT_EQ(mv.code, 0) << mv.out;
+  EXPECT_NE(Read(dir_ / "custom/state.json").find("fake.thing.t9"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir_ / ".kiln/state.json"));
+}
+
 TEST_F(CliTest, SavedPlanFromNoStateCannotBeAppliedTwice) {
   Write("main.kiln", Config(2));
   KilnRun plan = Kiln("plan --out plan.json");

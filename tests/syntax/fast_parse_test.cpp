@@ -19,6 +19,7 @@
 #include "compiler/syntax/parse.h"
 #include "compiler/syntax/parse_paths.h"
 #include "compiler/syntax/tokens.h"
+#include "tests/common/test_util.h"
 
 namespace kiln {
 namespace {
@@ -303,12 +304,7 @@ Outcome Compare(const std::string& text) {
   return o;
 }
 
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testutil::ReadFile;
 
 std::vector<fs::path> RepositoryKilnFiles() {
   std::vector<fs::path> out;
