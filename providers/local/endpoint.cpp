@@ -565,6 +565,10 @@ ApplyResponse LocalProvider::ApplyEndpoint(const ApplyRequest& req) {
         sys_->Alive(r.pid) && ok)
       StopSession(r.pid);
   publish();
+  if (!ok && serving.empty()) {
+    // Nothing serves: the proxy does not stay behind either.
+    StopSession(ProxyPid(dir));
+  }
   // On failure the state still lists what was started (status "failed"),
   // so a later apply restarts it and a destroy finds it.
   std::sort(serving.begin(), serving.end(), [](const Replica& a, const Replica& b) {

@@ -88,6 +88,9 @@ class Proxy {
     Adopt();
     server_.new_task_queue = [] { return new httplib::ThreadPool(64); };
     server_.set_keep_alive_max_count(1000);
+    // Headers and body go out as separate writes: without this, Nagle's
+    // algorithm and delayed ACKs hold each answer back by 40 ms.
+    server_.set_tcp_nodelay(true);
     server_.set_socket_options([](int sock) {
       int one = 1;
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -301,6 +304,7 @@ class Proxy {
     if (!c) {
       c = std::make_unique<httplib::Client>("127.0.0.1", b.port);
       c->set_keep_alive(true);
+      c->set_tcp_nodelay(true);
       c->set_url_encode(false);
       c->set_connection_timeout(2);
       c->set_read_timeout(600);

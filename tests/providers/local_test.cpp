@@ -421,6 +421,9 @@ TEST_F(Local, EndpointWhoseProcessDiesFailsApply) {
       << AllText(r.diagnostics);
   EXPECT_NE(r.diagnostics[0].summary.find("cannot load model"), std::string::npos);
   EXPECT_EQ(r.state["status"], "failed");
+  // Nothing is left running: no replica, no proxy.
+  fs::path dir = r.state["log_dir"].get<std::string>();
+  EXPECT_FALSE(local::RealSystem()->Alive(std::stoi(ReadFile((dir / "proxy.pid").string()))));
   // Recovery by address finds it, and it reads as failed drift.
   json found = p_->Read({"endpoint", "endpoint.broken", nullptr}).state;
   EXPECT_EQ(found["id"], r.state["id"]);
