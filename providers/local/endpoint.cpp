@@ -109,6 +109,10 @@ void LocalProvider::PlanEndpoint(const PlanRequest& req, bool fresh, PlanRespons
     if (port > 0) planned["url"] = Url(static_cast<int>(port));
     return;
   }
+  // What the proxy measured, for the plan to show.
+  if (prior.contains("traffic") && prior["traffic"].is_object())
+    resp->diagnostics.push_back(
+        {Severity::kNote, "traffic since its proxy started: " + TrafficLine(prior["traffic"]), "", {}});
   // Anything changed, or the endpoint degraded (a replica or the proxy
   // died): an update, which repairs it. The proxy keeps its port unless
   // `port` changes; replicas that restart get new ports.

@@ -202,6 +202,17 @@ TEST_F(LocalProxy, CanaryWeightHoldsOverAThousandRequests) {
       10);
   EXPECT_EQ(t["canary_requests"], canary);
   EXPECT_EQ(t["requests"], 1000);
+  // The plan shows the figures (a note), the endpoint unchanged.
+  json refreshed = p_->Read({"endpoint", "endpoint.canary", r.state}).state;
+  auto same = p_->Plan({"endpoint", "endpoint.canary", refreshed, cfg});
+  ASSERT_EQ(same.diagnostics.size(), 1u) << Text(same.diagnostics);
+  EXPECT_EQ(same.diagnostics[0].severity, Severity::kNote);
+  EXPECT_EQ(same.diagnostics[0].summary.rfind("traffic since its proxy started: 1000 requests, p50 ", 0), 0u)
+      << same.diagnostics[0].summary;
+  EXPECT_NE(same.diagnostics[0].summary.find("3 replicas now (canary: " + std::to_string(canary) + " requests"),
+            std::string::npos)
+      << same.diagnostics[0].summary;
+  EXPECT_EQ(same.planned, refreshed);
   // Weight 0 stops the canary: all traffic to the stable model.
   json off = cfg;
   off["canary"]["weight"] = 0;
