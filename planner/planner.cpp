@@ -384,10 +384,22 @@ bool ReportProviderDiagnostics(PlanRun& run, const ResourceInstance& inst, const
       SourceRange attr_range = run.ctx.config->AttributeRange(inst.address, d.attribute);
       if (attr_range.valid()) at = attr_range;
     }
-    const char* code = d.severity == Severity::kError ? "E0903" : "W0904";
+    const char* code = d.severity == Severity::kError ? "E0903" : d.severity == Severity::kNote ? "N0904" : "W0904";
     if (!run.reported.insert(code + msg).second) continue;
-    if (d.severity == Severity::kError) AddError(run.diags, code, at, msg);
-    else run.diags.Warning(code, at, msg);
+    if (d.severity == Severity::kError) {
+      AddError(run.diags, code, at, msg);
+    } else if (d.severity == Severity::kNote) {
+      // Information about the resource (the local provider: an endpoint's
+      // traffic figures), neither a problem nor a change.
+      Diagnostic note;
+      note.severity = Severity::kNote;
+      note.code = code;
+      note.range = at;
+      note.message = msg;
+      run.diags.Add(note);
+    } else {
+      run.diags.Warning(code, at, msg);
+    }
   }
   return !HasErrors(pd);
 }

@@ -9,6 +9,7 @@ packages=(
   libpq-dev postgresql
   golang-go etcd-server rsync golang-github-modern-go-reflect2-dev libyaml-cpp-dev dpkg-dev make openssl
   golang-github-hashicorp-hcl-v2-dev jsonnet gnuplot-nox time git cmark-gfm
+  libcpp-httplib-dev pkg-config
 )
 missing=()
 for p in "${packages[@]}"; do

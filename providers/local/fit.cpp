@@ -86,7 +86,15 @@ PlanCheckResponse LocalProvider::CheckPlan(const PlanCheckRequest& req) {
     GpuRequest g;
     std::string e;
     if (ContainsUnknown(r.config.value("gpu", json())) || !ParseGpu(r.config.value("gpu", json()), &g, &e)) continue;
-    int need = g.count * Min(r.config.value("replicas", json()), 1);
+    // The canary (a weight above 0) runs one more replica when replicas.min
+    // is 1 (from 2 on, it is one of them).
+    json canary = r.config.value("canary", json());
+    int canaries = canary.is_object() && canary.value("weight", json(0)).is_number() &&
+                           canary.value("weight", json(0)).get<int64_t>() > 0
+                       ? 1
+                       : 0;
+    int min = Min(r.config.value("replicas", json()), 1);
+    int need = g.count * (min + (min < 2 ? canaries : 0));
     if (need <= 0) continue;
     std::string cl = cluster_of(r);
     if (cl == "?") continue;

@@ -32,6 +32,9 @@ LocalProvider::LocalProvider(std::shared_ptr<System> sys, const GpuCatalog* cata
                                      "Declare GPUs on a machine without them, e.g. \"H100:4\"."};
   // Core kinds: the fields below are the local provider's additions to the
   // core schema in stdlib/kinds.kiln.
+  schema_.config["scale_down_after"] = {
+      "duration?", true, false, false,
+      "How long an autoscaled endpoint's load must stay below its target before a replica is removed (default 60s)."};
   schema_.kinds["cluster"].fields["gpu_indices"] = {"list<int>", false, true, false,
                                                     "Local GPU indices reserved for the cluster."};
   schema_.kinds["cluster"].fields["simulated"] = {"bool", false, true, false,
@@ -41,6 +44,12 @@ LocalProvider::LocalProvider(std::shared_ptr<System> sys, const GpuCatalog* cata
                                                  "The job's stdout and stderr."};
   schema_.kinds["endpoint"].fields["log_dir"] = {"string", false, true, false,
                                                  "Directory of the replicas' logs."};
+  schema_.kinds["endpoint"].fields["traffic"] = {
+      "{ requests: int, errors: int, error_rate: float, p50_ms: float, p95_ms: float, replicas: int, "
+      "canary_requests?: int, canary_error_rate?: float, canary_p50_ms?: float, canary_p95_ms?: float }",
+      false, true, false,
+      "What the endpoint's proxy measured: requests, errors, latency percentiles (stable replicas), replicas "
+      "ready now, and the canary's figures."};
   schema_.capabilities = {"inventory"};
 }
 
@@ -60,6 +69,9 @@ ConfigureResponse LocalProvider::Configure(const ConfigureRequest& req) {
   }
   gpus_.clear();
   simulated_ = false;
+  scale_down_after_ms_ = req.config.contains("scale_down_after") && req.config["scale_down_after"].is_number()
+                             ? req.config["scale_down_after"].get<int64_t>()
+                             : 60000;
   std::string sim = Str(req.config, "simulate_gpus");
   if (!sim.empty()) {
     std::string error;
@@ -105,12 +117,17 @@ void UnsupportedAttributes(const std::string& kind, const json& c, ProviderDiagn
   if (set("partition")) warn("partition", "there is no scheduler partition on this machine");
   if (set("cpus")) warn("cpus", "processes are not limited to a number of CPUs");
   if (set("memory")) warn("memory", "processes are not limited in memory");
-  if (kind == "endpoint") {
-    // Both need a proxy in front of the replicas, which the local provider
-    // does not have yet: say so rather than ignore them quietly.
-    if (set("autoscale"))
-      warn("autoscale", "the local provider runs `replicas.min` replicas and does not scale them");
-    if (set("canary")) warn("canary", "the local provider does not split traffic: the canary model is not served");
+  if (kind == "endpoint" && set("autoscale") && c["autoscale"].is_object()) {
+    // The proxy measures requests, not GPUs, CPUs or memory.
+    std::string metric = Str(c["autoscale"], "metric");
+    if (metric != "rps" && metric != "concurrency" && !metric.empty())
+      out->push_back(Warn("autoscale metric `" + metric + "` is not supported by the local provider; its replicas "
+                          "stay at `replicas.min`",
+                          {"autoscale", "metric"}, "use \"rps\" or \"concurrency\", which its proxy measures"));
+    if (c["autoscale"].contains("scale_to_zero_after") && !c["autoscale"]["scale_to_zero_after"].is_null())
+      out->push_back(Warn("`autoscale.scale_to_zero_after` is not supported by the local provider and is ignored",
+                          {"autoscale", "scale_to_zero_after"},
+                          "with `replicas.min = 0` the proxy starts a replica for the first request anyway"));
   }
 }
 }  // namespace
@@ -137,15 +154,11 @@ ValidateResponse LocalProvider::Validate(const ValidateRequest& req) {
         c["nodes"].get<int64_t>() < 1)
       resp.diagnostics.push_back(Err("`nodes` must be at least 1", {"nodes"}));
     if (req.kind == "endpoint" && c.contains("port") && c["port"].is_number()) {
-      // Replica i listens on port + i (port 0: free ports).
-      int64_t port = c["port"].get<int64_t>(), min = 1, max = 1;
-      if (!ParseRange(c.value("replicas", json()), 1, &min, &max)) max = min = 1;
-      if (port < 0 || port + std::max<int64_t>(max, 1) - 1 > 65535)
-        resp.diagnostics.push_back(Err(
-            "`port` " + std::to_string(port) + " is out of range for " + std::to_string(max) +
-                " replica(s): replica i listens on port + i, up to 65535",
-            {"port"}, "use a port in 1.." + std::to_string(65536 - std::max<int64_t>(max, 1)) +
-                          ", or 0 for free ports"));
+      // The endpoint's proxy listens on it (0: a free port).
+      int64_t port = c["port"].get<int64_t>();
+      if (port < 0 || port > 65535)
+        resp.diagnostics.push_back(Err("`port` " + std::to_string(port) + " is out of range",
+                                       {"port"}, "use a port in 1..65535, or 0 for a free port"));
     }
     UnsupportedAttributes(req.kind, c, &resp.diagnostics);
   } else if (req.kind != "datastore") {
@@ -173,7 +186,7 @@ PlanResponse LocalProvider::Plan(const PlanRequest& req) {
         replace_fields.push_back(k);
   } else if (req.kind == "endpoint") {
     replace_fields = {"cluster", "gpu", "image", "setup", "upload"};
-    computed = {"id", "url", "urls", "status", "log_dir"};
+    computed = {"id", "url", "urls", "status", "log_dir", "traffic"};
   } else {
     resp.diagnostics.push_back(Err("the local provider has no kind `" + req.kind + "`"));
     return resp;

@@ -102,7 +102,10 @@ class LocalProvider : public Provider {
     pid_t pid = 0;
     int port = 0;
     std::vector<int> gpus;
+    std::string track = "stable";  // or "canary"
   };
+  static std::string ReplicaName(const Replica& r);  // "replica 0", "canary replica 0"
+  static std::string LogName(const Replica& r);      // under the endpoint's directory
   std::vector<Replica> LoadReplicas(const fs::path& dir);
   void SaveReplicas(const fs::path& dir, const std::vector<Replica>& rs);
   void PlanEndpoint(const PlanRequest& req, bool fresh, PlanResponse* resp);
@@ -115,6 +118,16 @@ class LocalProvider : public Provider {
   bool CheckPorts(const std::string& address, const std::string& id, const json& config, int replicas,
                   std::string* error);
   bool TakePort(const ApplyRequest& req, const std::string& id, int port, int replica, std::string* error);
+  // The proxy (proxy.h): Publish writes proxy.json with `serving` as the
+  // replica set and waits until a running proxy routes by it; Drain waits
+  // until no request the proxy accepted for `r` is in flight; EnsureProxy
+  // starts the proxy on `port` unless it runs there.
+  bool Publish(const fs::path& dir, const json& c, int port, const std::vector<Replica>& serving,
+               int64_t* generation, std::string* error);
+  void Drain(const ApplyRequest& req, const fs::path& dir, const Replica& r, int64_t generation);
+  bool EnsureProxy(const ApplyRequest& req, const std::string& id, const fs::path& dir, int port,
+                   const std::vector<Replica>& serving, std::string* error);
+  json Traffic(const fs::path& dir);
   ApplyResponse ApplyEndpoint(const ApplyRequest& req);
   ReadResponse ReadEndpoint(const ReadRequest& req);
   void DeleteEndpoint(const DeleteRequest& req, DeleteResponse* resp);
@@ -125,6 +138,7 @@ class LocalProvider : public Provider {
   fs::path root_ = fs::absolute(".kiln/local");
   std::vector<LocalGpu> gpus_;
   bool simulated_ = false;
+  int64_t scale_down_after_ms_ = 60000;  // autoscaling's cool-down before a step down
   std::mutex reservations_mu_, id_mu_;
   int id_counter_ = 0;
   std::atomic<uint64_t> cancel_gen_{0};

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "providers/local/util.h"
 #include "providers/rpc/process.h"
 
 extern char** environ;
@@ -26,12 +28,6 @@ extern char** environ;
 namespace kiln::local {
 
 namespace {
-
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // The fields of /proc/PID/stat after the command name.
 bool ProcStat(pid_t pid, char* state, pid_t* session) {
@@ -136,6 +132,11 @@ class Real : public System {
     }
     const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
     const std::vector<int> keep = spec.keep_fds;
+    // Every other descriptor is closed in the process (a proxy's sockets,
+    // say, must not outlive it in a replica it started).
+    std::vector<int> kept = keep;
+    kept.push_back(report[1]);
+    std::sort(kept.begin(), kept.end());
     const char* file = argv[0];
     pid_t mid = fork();
     if (mid == 0) {
@@ -148,6 +149,13 @@ class Real : public System {
         dup2(null_fd, 0);
         dup2(log_fd, 1);
         dup2(log_fd, 2);
+        unsigned from = 3;
+        for (int fd : kept) {
+          if (fd < 0 || static_cast<unsigned>(fd) < from) continue;
+          if (static_cast<unsigned>(fd) > from) close_range(from, fd - 1, 0);
+          from = fd + 1;
+        }
+        close_range(from, ~0U, 0);
         for (int fd : keep) fcntl(fd, F_SETFD, 0);
         struct sigaction sa {};
         sa.sa_handler = SIG_DFL;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 
@@ -182,6 +183,12 @@ FileLock::FileLock(const fs::path& p) {
 
 FileLock::~FileLock() {
   if (fd_ >= 0) close(fd_);
+}
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace kiln::local

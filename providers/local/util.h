@@ -47,6 +47,8 @@ json ReadJson(const fs::path& p);
 std::string Trimmed(std::string s);
 std::string LastLines(const fs::path& log, int n);
 std::string Join(const std::vector<int>& v, const std::string& sep);
+// Milliseconds of a monotonic clock (for intervals, not dates).
+int64_t SteadyMs();
 
 // An exclusive lock on a file, across threads and processes (flock); held
 // until destruction.

@@ -1,7 +1,8 @@
-// The local provider's endpoint `port`: replica i listens on port + i, a
-// port something else holds is an error naming it, port 0 means free ports,
-// and a replacement of the same endpoint takes its port over. Real
-// processes (python3's http.server) and real sockets.
+// The local provider's endpoint `port`: the endpoint's proxy listens on it
+// (replicas get free ports behind it), a port something else holds is an
+// error naming it, port 0 means a free port, and a replacement of the same
+// endpoint takes its port over. Real processes (python3's http.server, the
+// proxy) and real sockets.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 #include <fstream>
 
 #include "providers/local/local_provider.h"
@@ -60,11 +62,12 @@ class Listener {
 class LocalPort : public ::testing::Test {
  protected:
   void SetUp() override {
+    setenv("KILN_EXE", KILN_BINARY, 1);  // the endpoint's proxy
     std::string t = (fs::temp_directory_path() / "kiln-local-port-XXXXXX").string();
     ASSERT_NE(mkdtemp(t.data()), nullptr);
     root_ = t;
-    static const char* kTests[] = {"OneReplicaListensOnThePort",
-                                   "ReplicaIListensOnPortPlusI",
+    static const char* kTests[] = {"TheProxyListensOnThePort",
+                                   "ReplicasGetFreePortsBehindTheProxy",
                                    "PortZeroTakesFreePorts",
                                    "APortInUseIsAnErrorAtPlanAndApplyNamingThePort",
                                    "APortOfAnotherEndpointNamesIt",
@@ -127,52 +130,64 @@ class LocalPort : public ::testing::Test {
   std::vector<std::pair<std::string, json>> live_;
 };
 
-TEST_F(LocalPort, OneReplicaListensOnThePort) {
+TEST_F(LocalPort, TheProxyListensOnThePort) {
   int port = FreeRun(1);
   ASSERT_GT(port, 0);
   auto r = Apply("endpoint.one", nullptr, Server(port, 1));
   ASSERT_FALSE(HasErrors(r.diagnostics)) << Text(r.diagnostics);
   EXPECT_EQ(r.state["url"], Url(port));
-  EXPECT_EQ(r.state["urls"], json::array({Url(port)}));
+  ASSERT_EQ(r.state["urls"].size(), 1u);
+  EXPECT_NE(r.state["urls"][0], Url(port));
   EXPECT_EQ(sys_->HttpGet(Url(port) + "/", 2000), 200);
+  EXPECT_EQ(sys_->HttpGet(r.state["urls"][0].get<std::string>() + "/", 2000), 200);
 }
 
-TEST_F(LocalPort, ReplicaIListensOnPortPlusI) {
-  int port = FreeRun(3);
+TEST_F(LocalPort, ReplicasGetFreePortsBehindTheProxy) {
+  int port = FreeRun(1);
   ASSERT_GT(port, 0);
   auto r = Apply("endpoint.three", nullptr, Server(port, 3));
   ASSERT_FALSE(HasErrors(r.diagnostics)) << Text(r.diagnostics);
-  EXPECT_EQ(r.state["urls"], json::array({Url(port), Url(port + 1), Url(port + 2)}));
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(sys_->HttpGet(Url(port + i) + "/", 2000), 200) << i;
+  ASSERT_EQ(r.state["urls"].size(), 3u);
+  std::set<std::string> distinct;
+  for (const auto& u : r.state["urls"]) {
+    distinct.insert(u.get<std::string>());
+    EXPECT_NE(u, Url(port));
+    EXPECT_EQ(sys_->HttpGet(u.get<std::string>() + "/", 2000), 200) << u;
+  }
+  EXPECT_EQ(distinct.size(), 3u);
+  EXPECT_EQ(sys_->HttpGet(Url(port) + "/", 2000), 200);
 }
 
 TEST_F(LocalPort, PortZeroTakesFreePorts) {
   auto r = Apply("endpoint.any", nullptr, Server(0, 2));
   ASSERT_FALSE(HasErrors(r.diagnostics)) << Text(r.diagnostics);
+  EXPECT_NE(r.state["url"], Url(0));
+  EXPECT_EQ(sys_->HttpGet(r.state["url"].get<std::string>() + "/", 2000), 200);
   ASSERT_EQ(r.state["urls"].size(), 2u);
   EXPECT_NE(r.state["urls"][0], r.state["urls"][1]);
   for (const auto& u : r.state["urls"]) EXPECT_EQ(sys_->HttpGet(u.get<std::string>() + "/", 2000), 200);
 }
 
 TEST_F(LocalPort, APortInUseIsAnErrorAtPlanAndApplyNamingThePort) {
-  int port = FreeRun(2);
+  int port = FreeRun(1);
   ASSERT_GT(port, 0);
-  Listener other(port + 1);  // replica 1's port
+  Listener other(port);
   ASSERT_TRUE(other.ok());
   auto plan = p_->Plan({"endpoint", "endpoint.busy", nullptr, Server(port, 2)});
   ASSERT_TRUE(HasErrors(plan.diagnostics));
-  std::string want = "endpoint endpoint.busy: port " + std::to_string(port + 1) +
-                     " (replica 1) is in use by another process";
+  std::string want = "endpoint endpoint.busy: port " + std::to_string(port) +
+                     " (the endpoint's proxy) is in use by another process";
   EXPECT_EQ(plan.diagnostics[0].summary, want);
   EXPECT_EQ(plan.diagnostics[0].attribute, Path{"port"});
   EXPECT_NE(plan.diagnostics[0].detail.find("port = 0"), std::string::npos);
-  // Apply refuses too (replica 0 may start; replica 1 does not).
+  // Apply refuses too, before any replica starts.
   json cfg = Server(port, 2);
   auto r = p_->Apply({"endpoint", "endpoint.busy", nullptr, cfg, cfg, nullptr});
   ASSERT_TRUE(HasErrors(r.diagnostics));
   EXPECT_EQ(r.diagnostics[0].summary, want);
   EXPECT_EQ(r.state["status"], "failed");
-  live_.push_back({"endpoint.busy", r.state});  // stop replica 0 at teardown
+  EXPECT_TRUE(r.state["urls"].empty());
+  live_.push_back({"endpoint.busy", r.state});
 }
 
 TEST_F(LocalPort, APortOfAnotherEndpointNamesIt) {
@@ -183,7 +198,7 @@ TEST_F(LocalPort, APortOfAnotherEndpointNamesIt) {
   auto plan = p_->Plan({"endpoint", "endpoint.b", nullptr, Server(port, 1)});
   ASSERT_TRUE(HasErrors(plan.diagnostics));
   EXPECT_EQ(plan.diagnostics[0].summary.rfind("endpoint endpoint.b: port " + std::to_string(port) +
-                                                  " (replica 0) is in use by endpoint.a (pid ",
+                                                  " (the endpoint's proxy) is in use by endpoint.a (pid ",
                                               0),
             0u)
       << plan.diagnostics[0].summary;
@@ -201,7 +216,7 @@ TEST_F(LocalPort, AReplacementOfTheSameEndpointTakesThePortOver) {
   ASSERT_FALSE(HasErrors(fresh.diagnostics)) << Text(fresh.diagnostics);
   EXPECT_NE(fresh.state["id"], old.state["id"]);
   ASSERT_FALSE(progress.empty());
-  EXPECT_EQ(progress[0].rfind("stopping the replaced object's replica on port " + std::to_string(port), 0), 0u)
+  EXPECT_EQ(progress[0].rfind("stopping the replaced object's proxy on port " + std::to_string(port), 0), 0u)
       << progress[0];
   // Then the old object's delete leaves the new one serving.
   EXPECT_FALSE(HasErrors(p_->Delete({"endpoint", "endpoint.web", old.state}).diagnostics));
@@ -219,7 +234,7 @@ TEST_F(LocalPort, ChangingThePortRestartsOnTheNewOne) {
   auto plan = p_->Plan({"endpoint", "endpoint.mv", first.state, Server(moved, 1)});
   ASSERT_FALSE(HasErrors(plan.diagnostics)) << Text(plan.diagnostics);
   EXPECT_TRUE(plan.requires_replace.empty());
-  EXPECT_EQ(plan.planned["url"], json({{"$unknown", true}}));
+  EXPECT_EQ(plan.planned["url"], Url(moved));  // the proxy moves; the replicas stay
   auto r = p_->Apply({"endpoint", "endpoint.mv", first.state, plan.planned, Server(moved, 1), nullptr});
   ASSERT_FALSE(HasErrors(r.diagnostics)) << Text(r.diagnostics);
   live_.push_back({"endpoint.mv", r.state});
@@ -229,11 +244,11 @@ TEST_F(LocalPort, ChangingThePortRestartsOnTheNewOne) {
 }
 
 TEST_F(LocalPort, OutOfRangeIsAValidationError) {
-  auto v = p_->Validate({"endpoint", "endpoint.x", Server(65535, 2)});
+  auto v = p_->Validate({"endpoint", "endpoint.x", Server(65536, 1)});
   ASSERT_TRUE(HasErrors(v.diagnostics));
   EXPECT_EQ(v.diagnostics[0].attribute, Path{"port"});
-  EXPECT_NE(v.diagnostics[0].summary.find("out of range for 2 replica(s)"), std::string::npos);
-  EXPECT_FALSE(HasErrors(p_->Validate({"endpoint", "endpoint.x", Server(65535, 1)}).diagnostics));
+  EXPECT_NE(v.diagnostics[0].summary.find("`port` 65536 is out of range"), std::string::npos);
+  EXPECT_FALSE(HasErrors(p_->Validate({"endpoint", "endpoint.x", Server(65535, 3)}).diagnostics));
   EXPECT_TRUE(HasErrors(p_->Validate({"endpoint", "endpoint.x", Server(-1, 1)}).diagnostics));
 }
 

@@ -45,8 +45,10 @@ class LocalSched : public ::testing::Test {
     Configure("H100:4");
   }
   void TearDown() override {
-    // Nothing left running: every job's supervisor is stopped.
+    // Nothing left running: every job's supervisor and every endpoint (its
+    // proxy and replicas) is stopped, also when the test failed midway.
     for (const auto& [address, state] : live_) p_->Delete({"training_job", address, state});
+    for (const auto& [address, state] : endpoints_) p_->Delete({"endpoint", address, state});
     p_.reset();
     fs::remove_all(root_);
   }
@@ -79,6 +81,7 @@ class LocalSched : public ::testing::Test {
   std::string root_;
   std::unique_ptr<Provider> p_;
   std::vector<std::pair<std::string, json>> live_;
+  std::vector<std::pair<std::string, json>> endpoints_;
 };
 
 // 8 one-GPU jobs on 4 GPUs: 4 start, 4 queue; the supervisors start the
@@ -311,6 +314,7 @@ TEST_F(LocalSched, EndpointReplicasHoldDistinctGpus) {
   auto plan = p_->Plan({"endpoint", "endpoint.e", nullptr, cfg});
   ASSERT_FALSE(HasErrors(plan.diagnostics)) << Text(plan.diagnostics);
   auto r = p_->Apply({"endpoint", "endpoint.e", nullptr, plan.planned, cfg, nullptr});
+  if (r.state.is_object()) endpoints_.push_back({"endpoint.e", r.state});
   ASSERT_FALSE(HasErrors(r.diagnostics)) << Text(r.diagnostics);
   fs::path root = fs::path(root_) / "local";
   json replicas = json::parse(ReadFile(r.state["log_dir"].get<std::string>() + "/replicas.json"));
@@ -323,6 +327,7 @@ TEST_F(LocalSched, EndpointReplicasHoldDistinctGpus) {
   auto job = Apply("training_job.two", Job("true", "H100:2"));
   EXPECT_EQ(job.state["status"], "pending");
   EXPECT_FALSE(HasErrors(p_->Delete({"endpoint", "endpoint.e", r.state}).diagnostics));
+  endpoints_.clear();
   EXPECT_NE(p_->Read({"training_job", "training_job.two", job.state}).state["status"], "pending");
   ASSERT_TRUE(WaitResult(job.state));
 }

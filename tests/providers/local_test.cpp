@@ -349,12 +349,18 @@ TEST_F(Local, EndpointServesAndADeadReplicaIsDriftRepairedInPlace) {
   json s = Create("endpoint", "endpoint.web", ServerConfig(2));
   ASSERT_EQ(s["status"], "ready");
   ASSERT_EQ(s["urls"].size(), 2u);
-  EXPECT_EQ(s["url"], s["urls"][0]);
   EXPECT_NE(s["urls"][0], s["urls"][1]);
   for (const auto& u : s["urls"]) EXPECT_EQ(sys->HttpGet(u.get<std::string>() + "/", 2000), 200);
+  // `url` is the proxy in front of them.
+  EXPECT_EQ(sys->HttpGet(s["url"].get<std::string>() + "/", 2000), 200);
 
-  // Healthy: read reports the same state.
-  EXPECT_EQ(p_->Read({"endpoint", "endpoint.web", s}).state, s);
+  // Healthy: read reports the same state, but for the proxy's figures
+  // (the endpoint's own progress, not drift).
+  auto healthy = p_->Read({"endpoint", "endpoint.web", s});
+  EXPECT_TRUE(healthy.progress);
+  json same = healthy.state;
+  same["traffic"] = s["traffic"];
+  EXPECT_EQ(same, s);
 
   // Kill replica 0 outside kiln: read reports drift.
   json replicas = json::parse(ReadFile(s["log_dir"].get<std::string>() + "/replicas.json"));
@@ -367,36 +373,41 @@ TEST_F(Local, EndpointServesAndADeadReplicaIsDriftRepairedInPlace) {
   EXPECT_EQ(drift["replicas"]["min"], 1);
 
   // The plan against the drifted state is an in-place update; apply restarts
-  // the dead replica on its port and leaves the healthy one alone.
+  // the dead replica (on a new port behind the same proxy) and leaves the
+  // healthy one alone.
   auto plan = p_->Plan({"endpoint", "endpoint.web", drift, ServerConfig(2)});
   EXPECT_TRUE(plan.requires_replace.empty());
   auto up = p_->Apply({"endpoint", "endpoint.web", drift, plan.planned, ServerConfig(2), nullptr});
   ASSERT_FALSE(HasErrors(up.diagnostics)) << AllText(up.diagnostics);
   EXPECT_EQ(up.state["status"], "ready");
-  EXPECT_EQ(up.state["urls"], s["urls"]);
+  EXPECT_EQ(up.state["url"], s["url"]);
+  EXPECT_EQ(up.state["urls"][1], s["urls"][1]);
   json after = json::parse(ReadFile(s["log_dir"].get<std::string>() + "/replicas.json"));
   EXPECT_NE(after[0]["pid"], dead);
   EXPECT_EQ(after[1]["pid"], other);
-  EXPECT_EQ(sys->HttpGet(s["urls"][0].get<std::string>() + "/", 2000), 200);
+  EXPECT_EQ(sys->HttpGet(up.state["urls"][0].get<std::string>() + "/", 2000), 200);
 
-  // A changed command restarts replicas one at a time, on the same ports.
+  // A changed command replaces replicas one at a time behind the proxy.
   json cfg2 = ServerConfig(2);
   cfg2["env"] = {{"VERSION", "2"}};
   std::vector<std::string> progress;
   auto up2 = p_->Apply({"endpoint", "endpoint.web", up.state, cfg2, cfg2,
                         [&](const std::string& m) { progress.push_back(m); }});
   ASSERT_FALSE(HasErrors(up2.diagnostics)) << AllText(up2.diagnostics);
-  EXPECT_EQ(up2.state["urls"], s["urls"]);
+  EXPECT_EQ(up2.state["url"], s["url"]);
   ASSERT_GE(progress.size(), 4u);
-  EXPECT_EQ(progress[0], "restarting replica 0");
+  EXPECT_EQ(progress[0], "replacing replica 0");
   EXPECT_EQ(progress[1].rfind("replica 0 ready on port", 0), 0u);
-  EXPECT_EQ(progress[2], "restarting replica 1");
+  EXPECT_EQ(progress[2], "replacing replica 1");
 
-  // Delete stops every replica.
+  // Delete stops every replica and the proxy.
   json last = json::parse(ReadFile(s["log_dir"].get<std::string>() + "/replicas.json"));
+  pid_t proxy = std::stoi(ReadFile(s["log_dir"].get<std::string>() + "/proxy.pid"));
   EXPECT_FALSE(HasErrors(p_->Delete({"endpoint", "endpoint.web", up2.state}).diagnostics));
   for (const auto& r : last) EXPECT_FALSE(sys->Alive(r["pid"].get<pid_t>()));
-  EXPECT_EQ(sys->HttpGet(s["urls"][0].get<std::string>() + "/", 500), -1);
+  EXPECT_FALSE(sys->Alive(proxy));
+  EXPECT_EQ(sys->HttpGet(up2.state["urls"][0].get<std::string>() + "/", 500), -1);
+  EXPECT_EQ(sys->HttpGet(s["url"].get<std::string>() + "/", 500), -1);
 }
 
 TEST_F(Local, EndpointWhoseProcessDiesFailsApply) {
@@ -410,6 +421,9 @@ TEST_F(Local, EndpointWhoseProcessDiesFailsApply) {
       << AllText(r.diagnostics);
   EXPECT_NE(r.diagnostics[0].summary.find("cannot load model"), std::string::npos);
   EXPECT_EQ(r.state["status"], "failed");
+  // Nothing is left running: no replica, no proxy.
+  fs::path dir = r.state["log_dir"].get<std::string>();
+  EXPECT_FALSE(local::RealSystem()->Alive(std::stoi(ReadFile((dir / "proxy.pid").string()))));
   // Recovery by address finds it, and it reads as failed drift.
   json found = p_->Read({"endpoint", "endpoint.broken", nullptr}).state;
   EXPECT_EQ(found["id"], r.state["id"]);
