@@ -446,6 +446,7 @@ class Session {
       case KilnLexer::HEREDOC_END: return "the heredoc end marker";
       case KilnLexer::STR_UNTERMINATED: return "`\"`";
       case KilnLexer::INTERP_START: return "`${`";
+      case KilnLexer::OPEN_DOTDOT: return "`..`";
       default: break;
     }
     std::string lit = parser_.getVocabulary().getLiteralName(type);
@@ -498,7 +499,7 @@ class Session {
     if (has(KilnLexer::STAR) && has(KilnLexer::PLUS)) {
       words.push_back("an operator");
       remove({KilnLexer::STAR, KilnLexer::SLASH, KilnLexer::PERCENT, KilnLexer::PLUS, KilnLexer::MINUS,
-              KilnLexer::DOTDOT, KilnLexer::LT, KilnLexer::LE, KilnLexer::GT, KilnLexer::GE, KilnLexer::EQ,
+              KilnLexer::DOTDOT, KilnLexer::OPEN_DOTDOT, KilnLexer::LT, KilnLexer::LE, KilnLexer::GT, KilnLexer::GE, KilnLexer::EQ,
               KilnLexer::NE, KilnLexer::AND, KilnLexer::OR, KilnLexer::QUESTION, KilnLexer::DOT,
               KilnLexer::LBRACK, KilnLexer::LPAREN});
     }
