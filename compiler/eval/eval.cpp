@@ -1610,6 +1610,7 @@ bool CoerceValue(const Program& program, const Value& in, const TypeRef& type, b
     if (in.sensitive()) return std::string("a ") + ValueKindName(in.kind());
     if (in.kind() == ValueKind::kString) return "\"" + in.AsString() + "\"";
     if (in.kind() == ValueKind::kList || in.kind() == ValueKind::kMap) return ValueKindName(in.kind());
+    if (in.kind() == ValueKind::kRange && in.RangeOf() == ValueKind::kBytes) return "range<bytes> " + DisplayString(in);
     return std::string(ValueKindName(in.kind())) + " " + DisplayString(in);
   };
   if (in.is_unknown() || t.kind == TypeKind::kAny) return done(in);
