@@ -620,6 +620,12 @@ class Session {
         Enclosing<P::ExprContext>(err.ctx)) {
       d.help = "to compare values use `==`";
     }
+    // `1..` then the maximum on the next line: the `..` was read as an
+    // open-ended range.
+    if (antlr4::Token* prev = PrevVisible(tok->getTokenIndex()); prev && prev->getType() == KilnLexer::OPEN_DOTDOT) {
+      d.help = "`..` with nothing after it on its line is an open-ended range (`8..`: at least 8); write a range's "
+               "maximum on the same line as its `..`: `1..4`";
+    }
   }
 
   // Visible token before `index`; null at the start.
