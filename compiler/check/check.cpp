@@ -1091,7 +1091,7 @@ void Checker::CheckGpuExpr(const ast::Expr* e, Ctx& ctx) {
     if (!ParseGpuString(p_.catalog, lit->LiteralText(), &g, &error, &suggestion)) {
       Diagnostic& d = diags_.Error("E0415", e->range, error);
       if (!suggestion.empty()) d.label = "did you mean `" + suggestion + "`?";
-      d.help = "write a GPU as \"MODEL:COUNT\" with a model from stdlib/gpus.kiln";
+      d.help = "write a GPU as \"MODEL:COUNT\" or \"MODEL:MIN..MAX\" with a model from stdlib/gpus.kiln";
     }
     return;
   }

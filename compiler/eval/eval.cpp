@@ -436,13 +436,25 @@ bool Evaluator::Expand(const ast::ForClause* f, const ast::Expr* if_cond, Scope&
         e.help = "instance keys must be known at plan time; apply its dependencies first with `kiln apply --target ADDR`";
         return false;
       }
-      if (v.kind() != ValueKind::kString && v.kind() != ValueKind::kInt && v.kind() != ValueKind::kFloat) {
+      auto scalar = [](const Value& x) {
+        return x.kind() == ValueKind::kString || x.kind() == ValueKind::kInt || x.kind() == ValueKind::kFloat;
+      };
+      // A row of scalars (`for cfg in product(lrs, batch_sizes)`) is keyed
+      // by its elements joined with "/": sweep["0.0001/16"].
+      bool row = v.kind() == ValueKind::kList && !v.AsList().empty() &&
+                 std::all_of(v.AsList().begin(), v.AsList().end(), scalar);
+      if (!scalar(v) && !row) {
         diags_.Error("E0435", f->collection->range, "the `for` list of " + what + " holds " + ValueKindName(v.kind()) +
-                                                        " values; instance keys must be strings or numbers")
+                                                        " values; instance keys must be strings or numbers (or lists of them)")
             .help = "iterate a map instead: `for k, v in { key = value }`";
         return false;
       }
-      std::string key = DisplayString(v);
+      std::string key;
+      if (row) {
+        for (const Value& x : v.AsList()) key += (key.empty() ? "" : "/") + DisplayString(x);
+      } else {
+        key = DisplayString(v);
+      }
       if (!keys.insert(key).second) {
         diags_.Error("E0435", f->collection->range, "duplicate instance key \"" + key + "\" in the `for` of " + what)
             .help = "every element must give a different key; use distinct() to drop duplicates";
