@@ -10,7 +10,10 @@
 // that the parser, not ANTLR, words the error.
 lexer grammar KilnLexer;
 
-tokens { STR_UNTERMINATED, HEREDOC_END }
+// OPEN_DOTDOT: a `..` that nothing on its line continues (`cpus = 8..`);
+// the lexer subclass retypes DOTDOT (syntax::OpenRangeFollows), so that
+// `8..` then a newline and `memory = ...` is not read as `8..memory`.
+tokens { STR_UNTERMINATED, HEREDOC_END, OPEN_DOTDOT }
 
 // ------------------------------------------------------------ comments
 

@@ -84,7 +84,8 @@ key        : anyName | string ;
 
 // ------------------------------------------------------------ expressions
 // Precedence, high to low (§5): postfix, unary, * / %, + -, .., comparisons,
-// equality, &&, ||, ?:.
+// equality, &&, ||, ?:. `MIN..` (OPEN_DOTDOT, an open-ended range) is a
+// postfix operator just below the binary `..`.
 
 expr
 @init { NestingGuard guard(this); }
@@ -95,6 +96,7 @@ expr
   | expr op=(STAR | SLASH | PERCENT) expr            # binaryExpr
   | expr op=(PLUS | MINUS) expr                      # binaryExpr
   | expr op=DOTDOT expr                              # binaryExpr
+  | expr OPEN_DOTDOT                                 # openRangeExpr
   | expr op=(LT | LE | GT | GE) expr                 # binaryExpr
   | expr op=(EQ | NE) expr                           # binaryExpr
   | expr op=AND expr                                 # binaryExpr

@@ -135,6 +135,9 @@ struct PlanRun {
   bool have_graph = false;
   std::mutex mu;  // guards diags and reported from worker threads
   std::set<std::string> reported;  // provider diagnostics said, as code + message
+  // Live GPU inventories by provider address, asked once per plan (none when
+  // the provider has no "inventory" capability).
+  std::map<std::string, std::optional<InventoryResponse>> inventories;
 
   Provider* GetProvider(const std::string& address, const std::string& type, SourceRange range,
                         const std::string& resource) {
@@ -336,6 +339,117 @@ void Evaluate(PlanRun& run) {
   };
   run.graph = run.ctx.config->Evaluate(lookup, run.diags);
   run.have_graph = true;
+}
+
+// Step: GPU alternatives and ranges against the providers' live inventory.
+// The evaluator chose against the catalog and the cluster and listed every
+// fitting candidate in order of preference (gpu_choice.candidates); for a
+// resource placed on a provider directly (no `cluster`) whose provider has
+// the "inventory" capability (the local provider: simulate_gpus or
+// nvidia-smi, less the GPUs clusters reserved or jobs hold), the first
+// candidate that some node has free wins, after what the resources before it
+// (in address order) took. When none is free the catalog's choice stays
+// (the provider's own plan checks report the shortage).
+void PickFromInventory(PlanRun& run, ConfigGraph& graph) {
+  if (!run.ctx.providers) return;
+  // GPUs taken by this plan's picks so far: provider -> model -> count.
+  std::map<std::string, std::map<std::string, int64_t>> taken;
+  for (ResourceInstance& inst : graph.resources) {
+    json& c = inst.config;
+    if (!c.is_object() || !c.contains("gpu_choice") || !c["gpu_choice"].is_object()) continue;
+    if (c.contains("cluster") && !c["cluster"].is_null()) continue;
+    json& choice = c["gpu_choice"];
+    if (!choice.contains("candidates") || !choice["candidates"].is_array() || choice["candidates"].empty()) continue;
+    const json& cands = choice["candidates"];
+    auto [it, fresh] = run.inventories.try_emplace(inst.provider);
+    if (fresh) {
+      std::string error;
+      Provider* p = run.ctx.providers->Get(inst.provider, inst.provider_type, &error);
+      if (p) {
+        const auto& caps = p->Schema().capabilities;
+        if (std::find(caps.begin(), caps.end(), "inventory") != caps.end()) {
+          InventoryResponse inv = p->Inventory();
+          if (!HasErrors(inv.diagnostics)) it->second = std::move(inv);
+        }
+      }
+    }
+    if (!it->second) continue;
+    const InventoryResponse& inv = *it->second;
+    auto& used = taken[inst.provider];
+    auto free_of = [&](const std::string& model) {
+      int64_t best = 0;
+      for (const auto& node : inv.nodes)
+        for (const auto& g : node.gpus)
+          if (g.model == model) best = std::max<int64_t>(best, g.free);
+      return best - used[model];
+    };
+    // GPUs per node or replica, times the nodes (jobs, the cluster's
+    // minimum) or replicas (an endpoint's minimum) that start at once.
+    int64_t copies = 1;
+    if (c.contains("nodes") && c["nodes"].is_number_integer()) copies = c["nodes"].get<int64_t>();
+    if (c.contains("nodes") && c["nodes"].is_object()) copies = c["nodes"].value("min", int64_t{1});
+    if (c.contains("replicas") && c["replicas"].is_object()) copies = c["replicas"].value("min", int64_t{1});
+    copies = std::max<int64_t>(copies, 1);
+    auto text = [](const json& cand) {
+      return cand.value("model", std::string()) + ":" + std::to_string(cand.value("count", int64_t{1}));
+    };
+    bool earlier = false;
+    for (const auto& [model, n] : used) earlier = earlier || n > 0;
+    std::string have;
+    for (const auto& node : inv.nodes)
+      for (const auto& g : node.gpus)
+        have += (have.empty() ? "" : ", ") + g.model + " " + std::to_string(std::max<int64_t>(free_of(g.model), 0)) +
+                " of " + std::to_string(g.count);
+    std::string where = inst.provider + " has " + (have.empty() ? "no GPUs" : have) + " free" +
+                        (earlier ? " after the resources before it" : "");
+    std::string reason = choice.value("reason", std::string());
+    std::string was = choice.value("chosen", std::string());
+    // A resource that exists keeps its recorded choice while its
+    // alternatives are the same and its GPU is still a candidate: its own
+    // running job holds those GPUs (so they are not free now), and the
+    // recorded words keep the plan free of changes.
+    if (const auto* prior = run.refreshed.Find(inst.address);
+        prior && prior->attributes.is_object() && prior->attributes.contains("gpu_choice") &&
+        prior->attributes["gpu_choice"].is_object() && prior->attributes.contains("gpu")) {
+      const json& pc = prior->attributes["gpu_choice"];
+      const json& pg = prior->attributes["gpu"];
+      bool same = pc.value("alternatives", json()) == choice.value("alternatives", json()) &&
+                  pc.value("policy", json()) == choice.value("policy", json());
+      bool candidate = false;
+      for (const json& cand : cands) candidate = candidate || (cand.is_object() && pg.is_object() && text(cand) == text(pg));
+      if (same && candidate) {
+        choice = pc;
+        c["gpu"] = pg;
+        continue;
+      }
+    }
+    const json* pick = nullptr;
+    std::string why;
+    for (size_t i = 0; !pick && i < cands.size(); ++i) {
+      const json& cand = cands[i];
+      if (!cand.is_object() || !cand.contains("model") || !cand["model"].is_string()) continue;
+      if (free_of(cand["model"].get<std::string>()) >= cand.value("count", int64_t{1}) * copies) {
+        pick = &cand;
+        why = text(cand) == was ? "; free at plan (" + where + ")"
+                                : "; at plan " + was + " is not free, " + text(cand) +
+                                      " is the first candidate that is (" + where + ")";
+      }
+    }
+    if (!pick) {
+      choice["reason"] = reason + "; at plan none is free (" + where + ")";
+      continue;
+    }
+    choice["reason"] = reason + why;
+    used[(*pick)["model"].get<std::string>()] += pick->value("count", int64_t{1}) * copies;
+    if (text(*pick) == was) continue;
+    choice["chosen"] = text(*pick);
+    choice["hourly"] = pick->value("hourly", 0.0);
+    c["gpu"] = json{{"model", (*pick)["model"]}, {"count", pick->value("count", int64_t{1})}};
+  }
+}
+
+void GpuInventory(PlanRun& run) {
+  if (run.have_graph) PickFromInventory(run, run.graph);
 }
 
 bool PlannedEqualsPrior(const json& planned, const state::ResourceState& prior,
@@ -546,6 +660,7 @@ void PropagateChanges(PlanRun& run) {
       GiveUpPropagating(run, "evaluating with the planned values failed: " + d.items()[0].message);
       return;
     }
+    PickFromInventory(run, g);  // as the first evaluation was (same inventories)
     // Outputs read the planned values too (unknown ids of replacements).
     run.graph.outputs = std::move(g.outputs);
     std::vector<size_t> redo;
@@ -943,6 +1058,7 @@ const Step kPlanSteps[] = {
     {"reconcile-journal", ReconcileJournal},
     {"refresh", Refresh},
     {"evaluate", Evaluate},
+    {"gpu-inventory", GpuInventory},
     {"diff", Diff},
     {"propagate-changes", PropagateChanges},
     {"replace-triggers", ReplaceTriggers},
@@ -958,7 +1074,7 @@ const Step kPlanSteps[] = {
 }  // namespace
 
 Plan MakePlan(const PlanContext& ctx, const PlanOptions& options, Diagnostics& diags) {
-  PlanRun run{ctx, options, diags, {}, {}, {}, false, {}, {}};
+  PlanRun run{ctx, options, diags, {}, {}, {}, false, {}, {}, {}};
   run.plan.mode = options.mode;
   run.plan.variables_hash = options.variables_hash;
   if (ctx.config) run.plan.config_hash = ctx.config->ConfigHash();

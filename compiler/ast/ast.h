@@ -144,7 +144,8 @@ struct CallExpr : Expr {
   std::vector<ExprPtr> args;
 };
 
-enum class UnaryOp { kNot, kNeg };
+// kOpenRange is the postfix `8..` (a minimum without a maximum).
+enum class UnaryOp { kNot, kNeg, kOpenRange };
 
 struct UnaryExpr : Expr {
   static constexpr ExprKind kKind = ExprKind::kUnary;
@@ -227,6 +228,7 @@ enum class TypeKind {
   kName,     // string, int, bytes, gpu, cluster, a named type ...
   kList,     // list<T>
   kMap,      // map<T>
+  kRange,    // range<T> (T is int or bytes; plain `range` is a kName)
   kRecord,   // { a: T, b?: U, c: V = default }
   kOptional, // T?
   kUnion,    // A | B  (literal unions and unions of types)

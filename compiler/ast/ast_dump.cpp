@@ -132,7 +132,7 @@ S ExprS(const Expr* e) {
     }
     case ExprKind::kUnary: {
       const auto* u = As<UnaryExpr>(e);
-      return Wrap(std::string("unary ") + at + (u->op == UnaryOp::kNot ? " !" : " -"),
+      return Wrap(std::string("unary ") + at + (u->op == UnaryOp::kNot ? " !" : u->op == UnaryOp::kNeg ? " -" : " .."),
                   ExprS(u->operand.get()));
     }
     case ExprKind::kBinary: {
@@ -178,6 +178,7 @@ S TypeS(const TypeExpr* t) {
     case TypeKind::kLiteral: return Leaf("literal " + at + " " + QuoteForDump(t->name));
     case TypeKind::kList: return Wrap("list-of " + at, TypeS(t->element.get()));
     case TypeKind::kMap: return Wrap("map-of " + at, TypeS(t->element.get()));
+    case TypeKind::kRange: return Wrap("range-of " + at, TypeS(t->element.get()));
     case TypeKind::kOptional: return Wrap("optional " + at, TypeS(t->element.get()));
     case TypeKind::kUnion: {
       S s{"union " + at, {}};

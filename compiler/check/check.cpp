@@ -57,18 +57,49 @@ const GpuModelInfo* GpuCatalog::SmallestWithMemory(int64_t memory) const {
   return best;
 }
 
+std::vector<const GpuModelInfo*> GpuCatalog::ModelsWithMemory(int64_t min, int64_t max) const {
+  std::vector<const GpuModelInfo*> out;
+  for (const auto& m : models) {
+    if (m.compute_capability.rfind("tpu", 0) == 0) continue;
+    if (m.memory >= min && m.memory <= max) out.push_back(&m);
+  }
+  return out;
+}
+
 bool ParseGpuString(const GpuCatalog& catalog, const std::string& text, GpuRequest* out,
                     std::string* error, std::string* suggestion) {
   std::string model = text;
-  int64_t count = 1;
+  int64_t count = 1, count_max = 0;
+  auto digits = [](const std::string& n) {
+    return !n.empty() && n.size() <= 6 && std::all_of(n.begin(), n.end(), ::isdigit);
+  };
   if (auto colon = text.rfind(':'); colon != std::string::npos) {
     model = text.substr(0, colon);
     std::string n = text.substr(colon + 1);
-    if (n.empty() || n.size() > 6 || !std::all_of(n.begin(), n.end(), ::isdigit)) {
+    // A count range: "H100:1..4" (at least 1, at most 4).
+    std::string hi;
+    if (auto dots = n.find(".."); dots != std::string::npos) {
+      hi = n.substr(dots + 2);
+      n = n.substr(0, dots);
+      if (!digits(n) || !digits(hi)) {
+        *error = "invalid GPU count range `" + text.substr(colon + 1) + "` in \"" + text +
+                 "\" (write MODEL:MIN..MAX, e.g. \"H100:1..4\")";
+        return false;
+      }
+    }
+    if (!digits(n)) {
       *error = "invalid GPU count `" + n + "` in \"" + text + "\" (write MODEL:COUNT, e.g. \"H100:8\")";
       return false;
     }
     count = std::stoll(n);
+    if (!hi.empty()) {
+      count_max = std::stoll(hi);
+      if (count_max < count) {
+        *error = "the GPU count range " + n + ".." + hi + " in \"" + text + "\" is empty: its minimum is above its maximum";
+        return false;
+      }
+      if (count_max == count) count_max = 0;
+    }
   }
   if (count < 1) {
     *error = "a GPU request needs at least one GPU";
@@ -83,6 +114,7 @@ bool ParseGpuString(const GpuCatalog& catalog, const std::string& text, GpuReque
   out->model = m->name;
   out->memory = 0;
   out->count = count;
+  out->count_max = count_max;
   return true;
 }
 
@@ -330,6 +362,15 @@ TypeRef Checker::ResolveType(const ast::TypeExpr* t, ModuleInfo* mod) {
       return ListOf(ResolveType(t->element.get(), mod));
     case ast::TypeKind::kMap:
       return MapOf(ResolveType(t->element.get(), mod));
+    case ast::TypeKind::kRange: {
+      TypeRef e = ResolveType(t->element.get(), mod);
+      if (e->kind == TypeKind::kBytes) return RangeOf(e);
+      if (e->kind != TypeKind::kInt && e->kind != TypeKind::kAny) {
+        diags_.Error("E0407", t->range, "a range holds int or bytes, not " + TypeToString(e))
+            .help = "write `range` (of ints) or `range<bytes>`";
+      }
+      return PrimitiveType(TypeKind::kRange);
+    }
     case ast::TypeKind::kOptional:
       return OptionalOf(ResolveType(t->element.get(), mod));
     case ast::TypeKind::kLiteral:
@@ -1053,7 +1094,7 @@ void Checker::CheckGpuExpr(const ast::Expr* e, Ctx& ctx) {
     if (!ParseGpuString(p_.catalog, lit->LiteralText(), &g, &error, &suggestion)) {
       Diagnostic& d = diags_.Error("E0415", e->range, error);
       if (!suggestion.empty()) d.label = "did you mean `" + suggestion + "`?";
-      d.help = "write a GPU as \"MODEL:COUNT\" with a model from stdlib/gpus.kiln";
+      d.help = "write a GPU as \"MODEL:COUNT\" or \"MODEL:MIN..MAX\" with a model from stdlib/gpus.kiln";
     }
     return;
   }
@@ -1068,9 +1109,10 @@ void Checker::CheckGpuExpr(const ast::Expr* e, Ctx& ctx) {
         CheckGpuModelLiteral(item.value.get());
       } else if (item.key == "memory") {
         memory = &item;
-        CheckAgainst(item.value.get(), T(TypeKind::kBytes), ctx, "gpu `memory`");
+        // A size (at least) or a range of sizes (`24GiB..80GiB`).
+        CheckAgainst(item.value.get(), UnionOf({T(TypeKind::kBytes), RangeOf(T(TypeKind::kBytes))}), ctx, "gpu `memory`");
       } else if (item.key == "count") {
-        CheckAgainst(item.value.get(), T(TypeKind::kInt), ctx, "gpu `count`");
+        CheckAgainst(item.value.get(), UnionOf({T(TypeKind::kInt), T(TypeKind::kRange)}), ctx, "gpu `count`");
       } else {
         Diagnostic& d = diags_.Error("E0409", item.key_range, "unknown field `" + item.key + "` in a gpu");
         std::string hint = ClosestMatch(item.key, {"model", "memory", "count"});
@@ -1254,7 +1296,9 @@ TypeRef Checker::Attr(const TypeRef& obj_in, const std::string& name, SourceRang
       if (name == "memory") return T(TypeKind::kBytes);
       break;
     case TypeKind::kRange:
-      if (name == "min" || name == "max") return T(TypeKind::kInt);
+      // `.max` of an open-ended range is null.
+      if (name == "min") return obj->element ? obj->element : T(TypeKind::kInt);
+      if (name == "max") return OptionalOf(obj->element ? obj->element : T(TypeKind::kInt));
       break;
     default:
       break;
@@ -1303,6 +1347,11 @@ TypeRef Checker::InferBinary(const ast::BinaryExpr* b, Ctx& ctx) {
       if ((l->kind == TypeKind::kInt || l->kind == TypeKind::kAny) &&
           (r->kind == TypeKind::kInt || r->kind == TypeKind::kAny)) {
         return T(TypeKind::kRange);
+      }
+      // `24GiB..80GiB`: a range of sizes.
+      if ((l->kind == TypeKind::kBytes || l->kind == TypeKind::kAny) &&
+          (r->kind == TypeKind::kBytes || r->kind == TypeKind::kAny)) {
+        return RangeOf(T(TypeKind::kBytes));
       }
       return bad();
     case BinaryOp::kAdd:
@@ -1628,6 +1677,14 @@ TypeRef Checker::Infer(const ast::Expr* e, Ctx& ctx) {
     case ast::ExprKind::kUnary: {
       const auto* u = static_cast<const ast::UnaryExpr*>(e);
       TypeRef t = NonOptional(Infer(u->operand.get(), ctx));
+      if (u->op == ast::UnaryOp::kOpenRange) {
+        // `8..`, `32GiB..`: a minimum without a maximum.
+        if (t->kind == TypeKind::kInt || t->kind == TypeKind::kAny) return T(TypeKind::kRange);
+        if (t->kind == TypeKind::kBytes) return RangeOf(t);
+        diags_.Error("E0404", e->range, "an open-ended range `MIN..` needs an int or bytes minimum, not " + TypeToString(t))
+            .help = "write `8..` (at least 8) or `32GiB..` (at least 32GiB)";
+        return AnyType();
+      }
       if (t->kind == TypeKind::kAny) return u->op == ast::UnaryOp::kNot ? T(TypeKind::kBool) : t;
       if (u->op == ast::UnaryOp::kNot) {
         if (t->kind != TypeKind::kBool) diags_.Error("E0404", e->range, "cannot apply `!` to " + TypeToString(t));

@@ -39,6 +39,8 @@ struct GpuCatalog {
   std::string Closest(const std::string& name) const;
   // The smallest model with at least `memory` bytes; null if none.
   const GpuModelInfo* SmallestWithMemory(int64_t memory) const;
+  // The GPUs (not TPUs) with memory in [min, max], in catalog order.
+  std::vector<const GpuModelInfo*> ModelsWithMemory(int64_t min, int64_t max) const;
 };
 
 // Parses "H100:8" / "H100" against the catalog. On failure returns false

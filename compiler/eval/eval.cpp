@@ -437,13 +437,25 @@ bool Evaluator::Expand(const ast::ForClause* f, const ast::Expr* if_cond, Scope&
         e.help = "instance keys must be known at plan time; apply its dependencies first with `kiln apply --target ADDR`";
         return false;
       }
-      if (v.kind() != ValueKind::kString && v.kind() != ValueKind::kInt && v.kind() != ValueKind::kFloat) {
+      auto scalar = [](const Value& x) {
+        return x.kind() == ValueKind::kString || x.kind() == ValueKind::kInt || x.kind() == ValueKind::kFloat;
+      };
+      // A row of scalars (`for cfg in product(lrs, batch_sizes)`) is keyed
+      // by its elements joined with "/": sweep["0.0001/16"].
+      bool row = v.kind() == ValueKind::kList && !v.AsList().empty() &&
+                 std::all_of(v.AsList().begin(), v.AsList().end(), scalar);
+      if (!scalar(v) && !row) {
         diags_.Error("E0435", f->collection->range, "the `for` list of " + what + " holds " + ValueKindName(v.kind()) +
-                                                        " values; instance keys must be strings or numbers")
+                                                        " values; instance keys must be strings or numbers (or lists of them)")
             .help = "iterate a map instead: `for k, v in { key = value }`";
         return false;
       }
-      std::string key = DisplayString(v);
+      std::string key;
+      if (row) {
+        for (const Value& x : v.AsList()) key += (key.empty() ? "" : "/") + DisplayString(x);
+      } else {
+        key = DisplayString(v);
+      }
       if (!keys.insert(key).second) {
         diags_.Error("E0435", f->collection->range, "duplicate instance key \"" + key + "\" in the `for` of " + what)
             .help = "every element must give a different key; use distinct() to drop duplicates";
@@ -704,7 +716,9 @@ void Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type& schema, Sc
         v = Coerce(v, f->type, item.value->range, "attribute `" + item.key + "` of " + kind);
         if (f->sensitive) v = v.WithSensitive();
         if (f->bound != Bound::kNone || f->type->bounded) CheckBounds(*f, v, item.value->range, kind + " `" + d->name + "`", item.key);
-        if (NonOptional(f->type)->kind == TypeKind::kGpu && (v.kind() == ValueKind::kList || v.kind() == ValueKind::kMap)) {
+        if (NonOptional(f->type)->kind == TypeKind::kGpu &&
+            (v.kind() == ValueKind::kList || v.kind() == ValueKind::kMap ||
+             (v.kind() == ValueKind::kGpu && (v.AsGpu().count_max > 0 || v.AsGpu().memory_max > 0)))) {
           gpu_alternatives = std::move(v);
           gpu_item = &item;
           continue;
@@ -772,8 +786,16 @@ void Evaluator::BuildInstance(const ast::ResourceDecl* d, const Type& schema, Sc
 
 void Evaluator::ChooseGpu(const Value& alternatives, const SourceRange& range, const std::string& owner,
                           ValueMap& config) {
+  // Three shapes: an ordered list (the first alternative that fits wins),
+  // `{ any_of = [...] }` (the cheapest that fits) and one request with a
+  // range (`"H100:1..4"`, `{ memory = 24GiB..80GiB }`: the cheapest in it
+  // that fits). A ranged alternative inside a list stands for its cheapest
+  // fitting member.
+  bool single = alternatives.kind() == ValueKind::kGpu;
   bool cheapest = alternatives.kind() == ValueKind::kMap;
-  const ValueList& alts = cheapest ? alternatives.AsMap().at("any_of").AsList() : alternatives.AsList();
+  ValueList one;
+  if (single) one.push_back(alternatives);
+  const ValueList& alts = single ? one : cheapest ? alternatives.AsMap().at("any_of").AsList() : alternatives.AsList();
   if (!alternatives.IsWhollyKnown()) {
     config["gpu"] = Value::Unknown();
     return;
@@ -810,42 +832,94 @@ void Evaluator::ChooseGpu(const Value& alternatives, const SourceRange& range, c
     }
     return true;
   };
+  auto price_of = [&](const GpuRequest& g) {
+    const GpuModelInfo* m = model_of(g);
+    return m ? (use_spot ? m->spot_hourly : m->on_demand_hourly) * static_cast<double>(g.count) : 0;
+  };
+  // The concrete requests a (possibly ranged) request stands for, cheapest
+  // first: each model in a memory range, at the smallest count (a count
+  // that fits means every smaller one fits, and fewer GPUs cost less).
+  auto members = [&](const GpuRequest& g) {
+    std::vector<GpuRequest> out;
+    if (g.memory_max > 0) {
+      for (const GpuModelInfo* m : p_.catalog.ModelsWithMemory(g.memory, g.memory_max)) {
+        GpuRequest c;
+        c.model = m->name;
+        c.count = g.count;
+        out.push_back(c);
+      }
+      std::stable_sort(out.begin(), out.end(),
+                       [&](const GpuRequest& a, const GpuRequest& b) { return price_of(a) < price_of(b); });
+    } else {
+      GpuRequest c = g;
+      c.count_max = 0;
+      out.push_back(c);
+    }
+    return out;
+  };
   ValueList shown;
   std::string reasons;
   int chosen = -1;
+  GpuRequest chosen_gpu;
   double chosen_price = 0;
+  // Every fitting member in the order of preference (ordered: alternative by
+  // alternative, each cheapest first; otherwise by price), for the planner
+  // to pick again against a provider's live inventory.
+  struct Candidate {
+    GpuRequest gpu;
+    double price;
+  };
+  std::vector<Candidate> candidates;
   for (const Value& a : alts) shown.push_back(Value::String(FormatGpu(a.AsGpu())));
   for (size_t i = 0; i < alts.size(); ++i) {
     const GpuRequest& g = alts[i].AsGpu();
+    bool fitted = false;
     std::string why;
-    if (!fits(g, &why)) {
-      reasons += (reasons.empty() ? "" : "; ") + FormatGpu(g) + " does not fit (" + why + ")";
-      continue;
+    for (const GpuRequest& c : members(g)) {
+      if (!fits(c, &why)) continue;
+      double price = price_of(c);
+      candidates.push_back({c, price});
+      if (fitted) continue;  // members are cheapest first
+      fitted = true;
+      if (chosen < 0 || (cheapest && price < chosen_price)) {
+        chosen = static_cast<int>(i);
+        chosen_gpu = c;
+        chosen_price = price;
+      }
     }
-    const GpuModelInfo* m = model_of(g);
-    double price = m ? (use_spot ? m->spot_hourly : m->on_demand_hourly) * static_cast<double>(g.count) : 0;
-    if (chosen < 0 || (cheapest && price < chosen_price)) {
-      chosen = static_cast<int>(i);
-      chosen_price = price;
-    }
-    if (!cheapest) break;
+    // Ordered: the reasons of those before the chosen one only.
+    if (!fitted && (cheapest || chosen < 0)) reasons += (reasons.empty() ? "" : "; ") + FormatGpu(g) + " does not fit (" + why + ")";
+  }
+  if (cheapest || single) {
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [](const Candidate& a, const Candidate& b) { return a.price < b.price; });
   }
   if (chosen < 0) {
-    Diagnostic& e = diags_.Error("E0440", range, owner + ": none of the GPU alternatives fits: " + reasons);
+    Diagnostic& e = diags_.Error("E0440", range, owner + (single ? ": no GPU in the range fits: " : ": none of the GPU alternatives fits: ") + reasons);
     e.help = "add an alternative the cluster has, or run on another cluster";
     config["gpu"] = Value::Unknown();
     return;
   }
   const GpuRequest& g = alts[chosen].AsGpu();
-  std::string reason = cheapest ? "the cheapest of " + std::to_string(alts.size()) + " that fits"
-                                : chosen == 0 ? "the first alternative" + std::string(cluster_name.empty() ? "" : ", and it fits")
-                                              : "the first that fits";
+  bool ranged = g.count_max > 0 || g.memory_max > 0;
+  std::string reason = single    ? "the cheapest in " + FormatGpu(g) + " that fits"
+                       : cheapest ? "the cheapest of " + std::to_string(alts.size()) + " that fits"
+                       : chosen == 0 ? "the first alternative" + std::string(cluster_name.empty() ? "" : ", and it fits")
+                                     : "the first that fits";
   if (!cluster_name.empty()) reason += " " + cluster_name;
+  if (ranged && !single) reason += ", the cheapest in " + FormatGpu(g);
   if (!reasons.empty()) reason += " (" + reasons + ")";
-  config["gpu"] = alts[chosen];
+  config["gpu"] = Value::Gpu(chosen_gpu);
+  ValueList listed;
+  for (const Candidate& c : candidates) {
+    listed.push_back(Value::Map({{"model", Value::String(c.gpu.model)},
+                                 {"count", Value::Int(c.gpu.count)},
+                                 {"hourly", Value::Float(std::round(c.price * 100) / 100)}}));
+  }
   config["gpu_choice"] = Value::Map({{"alternatives", Value::List(std::move(shown))},
-                                     {"chosen", Value::String(FormatGpu(g))},
-                                     {"policy", Value::String(cheapest ? "any_of" : "ordered")},
+                                     {"candidates", Value::List(std::move(listed))},
+                                     {"chosen", Value::String(FormatGpu(chosen_gpu))},
+                                     {"policy", Value::String(single ? "range" : cheapest ? "any_of" : "ordered")},
                                      {"reason", Value::String(reason)},
                                      {"hourly", Value::Float(std::round(chosen_price * 100) / 100)}});
 }
@@ -1041,10 +1115,13 @@ Value Evaluator::Eval(const ast::Expr* e, Scope& s, Locals& locals) {
             return Propagate(Value::Bytes(mem), sens);
           }
           break;
-        case ValueKind::kRange:
-          if (g->name == "min") return Propagate(Value::Int(obj.RangeMin()), sens);
-          if (g->name == "max") return Propagate(Value::Int(obj.RangeMax()), sens);
+        case ValueKind::kRange: {
+          auto end = [&](int64_t n) { return obj.RangeOf() == ValueKind::kBytes ? Value::Bytes(n) : Value::Int(n); };
+          if (g->name == "min") return Propagate(end(obj.RangeMin()), sens);
+          // An open-ended range (`8..`) has no maximum: null.
+          if (g->name == "max") return obj.RangeOpen() ? Value() : Propagate(end(obj.RangeMax()), sens);
           break;
+        }
         case ValueKind::kNull:
           return Error(e->range, "cannot read `" + g->name + "` of null (`" + SourceText(*p_.sm, g->object->range) + "` is null)",
                        "check for null first: `x != null ? x." + g->name + " : ...`");
@@ -1110,6 +1187,12 @@ Value Evaluator::Eval(const ast::Expr* e, Scope& s, Locals& locals) {
       bool integral = v.kind() == ValueKind::kInt || v.kind() == ValueKind::kDuration || v.kind() == ValueKind::kBytes;
       if (u->op == ast::UnaryOp::kNeg && integral && v.AsInt() == std::numeric_limits<int64_t>::min()) {
         return Overflow(e->range, "integer overflow: -(" + DisplayString(v) + ") does not fit in 64 bits");
+      }
+      if (u->op == ast::UnaryOp::kOpenRange) {
+        if (v.kind() != ValueKind::kInt && v.kind() != ValueKind::kBytes) {
+          return Error(e->range, std::string("an open-ended range needs an int or bytes minimum, found a ") + ValueKindName(v.kind()));
+        }
+        return Propagate(Value::OpenRange(v.AsInt(), v.kind()), v.sensitive());
       }
       if (u->op == ast::UnaryOp::kNot) r = Value::Bool(!v.AsBool());
       else if (v.kind() == ValueKind::kInt) r = Value::Int(-v.AsInt());
@@ -1241,14 +1324,16 @@ Value Evaluator::BinaryOp(const ast::BinaryExpr* b, const Value& l, const Value&
       bool res = b->op == BinaryOp::kLt ? cmp < 0 : b->op == BinaryOp::kLe ? cmp <= 0 : b->op == BinaryOp::kGt ? cmp > 0 : cmp >= 0;
       return Value::Bool(res);
     }
-    case BinaryOp::kRange:
-      if (!both_int) return bad();
+    case BinaryOp::kRange: {
+      bool both_bytes = l.kind() == ValueKind::kBytes && r.kind() == ValueKind::kBytes;
+      if (!both_int && !both_bytes) return bad();
       if (l.AsInt() > r.AsInt()) {
-        Diagnostic& d = diags_.Error("E0444", b->range, "the range " + std::to_string(l.AsInt()) + ".." + std::to_string(r.AsInt()) + " is empty: its minimum is above its maximum");
+        Diagnostic& d = diags_.Error("E0444", b->range, "the range " + DisplayString(l) + ".." + DisplayString(r) + " is empty: its minimum is above its maximum");
         d.help = "write a range as MIN..MAX with MIN <= MAX";
         return Value::Unknown();
       }
-      return Value::Range(l.AsInt(), r.AsInt());
+      return Value::Range(l.AsInt(), r.AsInt(), l.kind());
+    }
     case BinaryOp::kAdd:
       if (l.kind() == ValueKind::kString && r.kind() == ValueKind::kString) return Value::String(l.AsString() + r.AsString());
       [[fallthrough]];
@@ -1336,7 +1421,7 @@ void Evaluator::CheckBounds(const Field& f, const Value& v, const SourceRange& r
     bool checked = is_float || integral || v.kind() == ValueKind::kRange;
     bool bad = checked && (f.bound == Bound::kPositive ? n <= 0 : n < 0);
     if (bad) {
-      std::string shown = v.kind() == ValueKind::kRange ? std::to_string(v.RangeMin()) + ".." : DisplayString(v);
+      std::string shown = DisplayString(v);
       if (v.sensitive()) shown = "(sensitive)";
       Diagnostic& d = diags_.Error("E0447", range, owner + " has `" + path + "` = " + shown + ", which " +
                                                       (f.bound == Bound::kPositive ? "must be above zero" : "must not be negative"));
@@ -1535,6 +1620,7 @@ bool CoerceValue(const Program& program, const Value& in, const TypeRef& type, b
     if (in.sensitive()) return std::string("a ") + ValueKindName(in.kind());
     if (in.kind() == ValueKind::kString) return "\"" + in.AsString() + "\"";
     if (in.kind() == ValueKind::kList || in.kind() == ValueKind::kMap) return ValueKindName(in.kind());
+    if (in.kind() == ValueKind::kRange && in.RangeOf() == ValueKind::kBytes) return "range<bytes> " + DisplayString(in);
     return std::string(ValueKindName(in.kind())) + " " + DisplayString(in);
   };
   if (in.is_unknown() || t.kind == TypeKind::kAny) return done(in);
@@ -1580,15 +1666,23 @@ bool CoerceValue(const Program& program, const Value& in, const TypeRef& type, b
       }
       break;
     }
-    case TypeKind::kRange:
-      if (in.kind() == ValueKind::kRange) return done(in);
-      if (in.kind() == ValueKind::kInt) return done(Value::Range(in.AsInt(), in.AsInt()));
+    case TypeKind::kRange: {
+      // `range` holds ints, `range<bytes>` bytes; a single value `n` is `n..n`.
+      ValueKind of = t.element && t.element->kind == TypeKind::kBytes ? ValueKind::kBytes : ValueKind::kInt;
+      if (in.kind() == ValueKind::kRange && in.RangeOf() == of) return done(in);
+      if (in.kind() == of) return done(Value::Range(in.AsInt(), in.AsInt(), of));
       if (from_json && in.kind() == ValueKind::kMap) {
+        // {"min": 1, "max": 4}; "max": null (or absent) for `1..`.
         const auto& m = in.AsMap();
         auto mn = m.find("min"), mx = m.find("max");
-        if (mn != m.end() && mx != m.end()) return done(Value::Range(mn->second.AsInt(), mx->second.AsInt()));
+        bool open = mx == m.end() || mx->second.is_null();
+        if (mn != m.end() && mn->second.kind() == ValueKind::kInt && (open || mx->second.kind() == ValueKind::kInt)) {
+          if (open) return done(Value::OpenRange(mn->second.AsInt(), of));
+          if (mn->second.AsInt() <= mx->second.AsInt()) return done(Value::Range(mn->second.AsInt(), mx->second.AsInt(), of));
+        }
       }
       break;
+    }
     case TypeKind::kGpu: {
       if (in.kind() == ValueKind::kGpu) return done(in);
       // Alternatives stay a list (ordered) or `{ any_of = list }` of gpu
@@ -1630,19 +1724,38 @@ bool CoerceValue(const Program& program, const Value& in, const TypeRef& type, b
             g.model = info->name;
           } else if (k == "memory") {
             if (v.is_unknown()) return done(Value::Unknown());
-            g.memory = v.Quantity();
+            if (v.kind() == ValueKind::kRange) {
+              // `24GiB..80GiB`: any model with memory in the range; `24GiB..`
+              // is the same as `24GiB` (at least).
+              if (v.RangeOf() != ValueKind::kBytes) return fail("a gpu `memory` range is of sizes (`24GiB..80GiB`)");
+              g.memory = v.RangeMin();
+              g.memory_max = v.RangeOpen() ? 0 : v.RangeMax();
+            } else {
+              g.memory = v.Quantity();
+            }
           } else if (k == "count") {
             if (v.is_unknown()) return done(Value::Unknown());
-            g.count = v.AsInt();
+            if (v.kind() == ValueKind::kRange) {
+              if (v.RangeOf() != ValueKind::kInt) return fail("a gpu `count` range is of ints (`1..4`)");
+              g.count = v.RangeMin();
+              // `1..` has no maximum: the cheapest count that fits is chosen anyway.
+              g.count_max = v.RangeOpen() || v.RangeMax() == v.RangeMin() ? 0 : v.RangeMax();
+            } else {
+              g.count = v.AsInt();
+            }
           } else {
             return fail("unknown field `" + k + "` in a gpu");
           }
         }
         if (g.model.empty() && g.memory == 0) return fail("a gpu needs a `model` or a `memory`");
         if (g.count < 1) return fail("a GPU request needs at least one GPU");
-        if (!g.model.empty()) g.memory = 0;
-        else if (!program.catalog.SmallestWithMemory(g.memory)) {
+        if (!g.model.empty()) {
+          g.memory = 0;
+          g.memory_max = 0;
+        } else if (!program.catalog.SmallestWithMemory(g.memory)) {
           return fail("no GPU in the catalog has " + FormatBytes(g.memory) + " of memory");
+        } else if (g.memory_max > 0 && program.catalog.ModelsWithMemory(g.memory, g.memory_max).empty()) {
+          return fail("no GPU in the catalog has between " + FormatBytes(g.memory) + " and " + FormatBytes(g.memory_max) + " of memory");
         }
         return done(Value::Gpu(g));
       }

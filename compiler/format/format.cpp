@@ -115,7 +115,10 @@ int Prec(const ast::Expr& e) {
   switch (e.kind) {
     case ast::ExprKind::kConditional: return kCondPrec;
     case ast::ExprKind::kBinary: return BinaryPrec(static_cast<const ast::BinaryExpr&>(e).op);
-    case ast::ExprKind::kUnary: return kUnaryPrec;
+    case ast::ExprKind::kUnary:
+      // `8..` binds like `..`.
+      return static_cast<const ast::UnaryExpr&>(e).op == ast::UnaryOp::kOpenRange ? BinaryPrec(ast::BinaryOp::kRange)
+                                                                                 : kUnaryPrec;
     default: return kPrimaryPrec;
   }
 }
@@ -459,6 +462,11 @@ std::string Formatter::Expr(const ast::Expr& e, int indent) {
       break;
     case ExprKind::kUnary: {
       const auto& u = static_cast<const ast::UnaryExpr&>(e);
+      if (u.op == ast::UnaryOp::kOpenRange) {
+        // `8..`: postfix, at the precedence of `..`.
+        out += Sub(*u.operand, indent, Prec(*u.operand) < BinaryPrec(ast::BinaryOp::kRange)) + "..";
+        break;
+      }
       out += u.op == ast::UnaryOp::kNot ? "!" : "-";
       out += Sub(*u.operand, indent, Prec(*u.operand) < kUnaryPrec);
       break;
@@ -743,7 +751,8 @@ std::string Formatter::Type(const ast::TypeExpr& t, int indent) {
       return out + std::string(Slice(t.range));
     case ast::TypeKind::kList:
     case ast::TypeKind::kMap:
-      out += t.kind == ast::TypeKind::kList ? "list<" : "map<";
+    case ast::TypeKind::kRange:
+      out += t.kind == ast::TypeKind::kList ? "list<" : t.kind == ast::TypeKind::kMap ? "map<" : "range<";
       if (t.element) out += Type(*t.element, indent);
       return out + CommentsBeforeClose(FindClose(t.range.end.offset, '>'), indent) + ">";
     case ast::TypeKind::kOptional: {
@@ -994,7 +1003,7 @@ class ShapeWriter {
       }
       case ExprKind::kUnary: {
         const auto* u = static_cast<const ast::UnaryExpr*>(e);
-        Line(depth, p + (u->op == ast::UnaryOp::kNot ? "not" : "neg"));
+        Line(depth, p + (u->op == ast::UnaryOp::kNot ? "not" : u->op == ast::UnaryOp::kNeg ? "neg" : "open-range"));
         Expr(u->operand.get(), depth + 1, "");
         return;
       }
@@ -1058,6 +1067,7 @@ class ShapeWriter {
       case ast::TypeKind::kLiteral: Line(depth, p + "literal " + Quote(t->name)); return;
       case ast::TypeKind::kList: Line(depth, p + "list"); break;
       case ast::TypeKind::kMap: Line(depth, p + "map"); break;
+      case ast::TypeKind::kRange: Line(depth, p + "range"); break;
       case ast::TypeKind::kOptional: Line(depth, p + "optional"); break;
       case ast::TypeKind::kUnion: Line(depth, p + "union"); break;
       case ast::TypeKind::kRecord: Line(depth, p + "record"); break;

@@ -375,6 +375,12 @@ ast::ExprPtr AstBuilder::Expr(P::ExprContext* ctx) {
     e->index = Expr(c->expr(1));
     return e;
   }
+  if (auto* c = dynamic_cast<P::OpenRangeExprContext*>(ctx)) {
+    auto e = Node<ast::UnaryExpr>(range);
+    e->op = ast::UnaryOp::kOpenRange;
+    e->operand = Expr(c->expr());
+    return e;
+  }
   if (auto* c = dynamic_cast<P::UnaryExprContext*>(ctx)) {
     // `-9223372036854775808` is only representable as a negated literal.
     if (c->op->getType() == KilnLexer::MINUS) {
@@ -654,12 +660,14 @@ ast::TypeExprPtr AstBuilder::TypePrimary(P::TypePrimaryContext* ctx) {
       t->kind = ast::TypeKind::kList;
     } else if (name == "map") {
       t->kind = ast::TypeKind::kMap;
+    } else if (name == "range") {
+      t->kind = ast::TypeKind::kRange;
     } else {
-      std::string hint = ClosestMatch(name, {"list", "map"});
+      std::string hint = ClosestMatch(name, {"list", "map", "range"});
       Diagnostic& d = diags_.Error("E0017", view_.Range(c->IDENT()->getSymbol()),
                                    "unknown generic type `" + name + "`" +
                                        (hint.empty() ? "" : " (did you mean `" + hint + "`?)"));
-      d.help = "the generic types are `list<T>` and `map<T>`";
+      d.help = "the generic types are `list<T>`, `map<T>` and `range<T>`";
       t->kind = ast::TypeKind::kList;
     }
     t->element = Type(c->typeExpr());

@@ -43,7 +43,7 @@ enum class T : uint8_t {
   kFor, kIn, kIf, kTrue, kFalse, kNull, kSensitive,
   // literals and punctuation (DEFAULT_MODE)
   kNumber, kHeredocStart, kQuote, kLBrace, kRBrace, kLBrack, kRBrack, kLParen, kRParen,
-  kComma, kDotDot, kDot, kFatArrow, kEq, kNe, kLe, kGe, kAnd, kOr, kAssign, kColon,
+  kComma, kDotDot, kDotDotOpen, kDot, kFatArrow, kEq, kNe, kLe, kGe, kAnd, kOr, kAssign, kColon,
   kQuestion, kBang, kPlus, kMinus, kStar, kSlash, kPercent, kLt, kGt, kPipe,
   // STR and HEREDOC modes
   kStrEnd, kStrText, kDollarEsc, kInterpStart, kStrDollar, kHdText, kHdNl, kHeredocEnd,
@@ -384,7 +384,13 @@ class Lexer {
       case '*': return one(T::kStar);
       case '/': return one(T::kSlash);
       case '%': return one(T::kPercent);
-      case '.': return next == '.' ? two(T::kDotDot) : one(T::kDot);
+      case '.': {
+        if (next != '.') return one(T::kDot);
+        size_t k = pos_ + 2;
+        while (At(k) == ' ' || At(k) == '\t') ++k;
+        auto at = [&](size_t i) -> int64_t { return i < n_ ? static_cast<unsigned char>(s_[i]) : -1; };
+        return two(OpenRangeFollows(at(k), at(k + 1)) ? T::kDotDotOpen : T::kDotDot);
+      }
       case '=': return next == '>' ? two(T::kFatArrow) : next == '=' ? two(T::kEq) : one(T::kAssign);
       case '!': return next == '=' ? two(T::kNe) : one(T::kBang);
       case '>': return next == '=' ? two(T::kGe) : one(T::kGt);
@@ -910,7 +916,7 @@ class Parser {
       case T::kLBrack: return 10;
       case T::kStar: case T::kSlash: case T::kPercent: return 8;
       case T::kPlus: case T::kMinus: return 7;
-      case T::kDotDot: return 6;
+      case T::kDotDot: case T::kDotDotOpen: return 6;
       case T::kLt: case T::kLe: case T::kGt: case T::kGe: return 5;
       case T::kEq: case T::kNe: return 4;
       case T::kAnd: return 3;
@@ -1003,6 +1009,15 @@ class Parser {
         e->range = Since(begin);
         lhs.node = std::move(e);
         lhs.height = Taller(lhs.height, index.height);
+      } else if (k == T::kDotDotOpen) {
+        // `8..`: postfix, just below the binary `..` (openRangeExpr).
+        Take();
+        auto e = std::make_unique<ast::UnaryExpr>();
+        e->op = ast::UnaryOp::kOpenRange;
+        e->operand = std::move(lhs.node);
+        e->range = Since(begin);
+        lhs.node = std::move(e);
+        lhs.height = Taller(lhs.height, 0);
       } else if (k == T::kQuestion) {
         Take();
         Parsed then_expr = Expr(0);
@@ -1339,6 +1354,8 @@ class Parser {
             t->kind = ast::TypeKind::kList;
           } else if (name == "map") {
             t->kind = ast::TypeKind::kMap;
+          } else if (name == "range") {
+            t->kind = ast::TypeKind::kRange;
           } else {
             Fail();  // E0017
           }

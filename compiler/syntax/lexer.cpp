@@ -243,6 +243,19 @@ std::unique_ptr<antlr4::Token> Lexer::nextToken() {
     case KilnLexer::HD_NL:
       heredoc_line_start_ = true;
       break;
+    case KilnLexer::DOTDOT: {
+      heredoc_line_start_ = false;
+      ssize_t k = 1;
+      while (_input->LA(k) == ' ' || _input->LA(k) == '\t') ++k;
+      auto at = [&](ssize_t i) -> int64_t {
+        size_t c = _input->LA(i);
+        return c == antlr4::Token::EOF ? -1 : static_cast<int64_t>(c);
+      };
+      if (OpenRangeFollows(at(k), at(k + 1))) {
+        static_cast<antlr4::CommonToken*>(tok.get())->setType(KilnLexer::OPEN_DOTDOT);
+      }
+      break;
+    }
     case KilnLexer::RBRACE:
       // `}` closes an interpolation (back to the string) or a block (back to
       // DEFAULT_MODE); a stray `}` at top level must not underflow the stack.

@@ -15,6 +15,19 @@
 
 namespace kiln::syntax {
 
+// Whether `..` is an open-ended range (`8..`, OPEN_DOTDOT) rather than the
+// `..` of `1..4`: it is when what follows it on the same line (after spaces
+// and tabs) cannot start an expression: a newline, `,`, `}`, `]`, `)`, a
+// comment, the end of the file. `c` is that first character (a code point,
+// or a negative/EOF value), `next` the one after it.
+inline bool OpenRangeFollows(int64_t c, int64_t next) {
+  bool digit = c >= '0' && c <= '9';
+  bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+  bool starts = digit || alpha || c == '"' || c == '(' || c == '[' || c == '{' || c == '-' || c == '!' ||
+                (c == '<' && next == '<');
+  return !starts;
+}
+
 // The text of a doc comment token without `///` and one following space.
 std::string DocText(std::string_view comment);
 

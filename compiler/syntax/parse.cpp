@@ -446,6 +446,7 @@ class Session {
       case KilnLexer::HEREDOC_END: return "the heredoc end marker";
       case KilnLexer::STR_UNTERMINATED: return "`\"`";
       case KilnLexer::INTERP_START: return "`${`";
+      case KilnLexer::OPEN_DOTDOT: return "`..`";
       default: break;
     }
     std::string lit = parser_.getVocabulary().getLiteralName(type);
@@ -498,7 +499,7 @@ class Session {
     if (has(KilnLexer::STAR) && has(KilnLexer::PLUS)) {
       words.push_back("an operator");
       remove({KilnLexer::STAR, KilnLexer::SLASH, KilnLexer::PERCENT, KilnLexer::PLUS, KilnLexer::MINUS,
-              KilnLexer::DOTDOT, KilnLexer::LT, KilnLexer::LE, KilnLexer::GT, KilnLexer::GE, KilnLexer::EQ,
+              KilnLexer::DOTDOT, KilnLexer::OPEN_DOTDOT, KilnLexer::LT, KilnLexer::LE, KilnLexer::GT, KilnLexer::GE, KilnLexer::EQ,
               KilnLexer::NE, KilnLexer::AND, KilnLexer::OR, KilnLexer::QUESTION, KilnLexer::DOT,
               KilnLexer::LBRACK, KilnLexer::LPAREN});
     }
@@ -618,6 +619,12 @@ class Session {
     if (tok->getType() == KilnLexer::ASSIGN && !err.expected.contains(static_cast<size_t>(KilnLexer::EQ)) &&
         Enclosing<P::ExprContext>(err.ctx)) {
       d.help = "to compare values use `==`";
+    }
+    // `1..` then the maximum on the next line: the `..` was read as an
+    // open-ended range.
+    if (antlr4::Token* prev = PrevVisible(tok->getTokenIndex()); prev && prev->getType() == KilnLexer::OPEN_DOTDOT) {
+      d.help = "`..` with nothing after it on its line is an open-ended range (`8..`: at least 8); write a range's "
+               "maximum on the same line as its `..`: `1..4`";
     }
   }
 

@@ -57,6 +57,13 @@ TypeRef MapOf(TypeRef element) {
   return t;
 }
 
+TypeRef RangeOf(TypeRef element) {
+  auto t = std::make_shared<Type>();
+  t->kind = TypeKind::kRange;
+  t->element = std::move(element);
+  return t;
+}
+
 TypeRef OptionalOf(TypeRef element) {
   if (element->kind == TypeKind::kOptional || element->kind == TypeKind::kAny ||
       element->kind == TypeKind::kNull) {
@@ -127,7 +134,7 @@ std::string TypeToString(const TypeRef& t) {
     case TypeKind::kString: return "string";
     case TypeKind::kDuration: return "duration";
     case TypeKind::kBytes: return "bytes";
-    case TypeKind::kRange: return "range";
+    case TypeKind::kRange: return t->element ? "range<" + TypeToString(t->element) + ">" : "range";
     case TypeKind::kGpu: return "gpu";
     case TypeKind::kList: return "list<" + TypeToString(t->element) + ">";
     case TypeKind::kMap: return "map<" + TypeToString(t->element) + ">";
@@ -237,8 +244,12 @@ bool Assignable(const TypeRef& target, const TypeRef& src, std::string* why) {
       return src->kind == TypeKind::kString || src->kind == TypeKind::kLiteral;
     case TypeKind::kFloat:
       return src->kind == TypeKind::kFloat || src->kind == TypeKind::kInt;
-    case TypeKind::kRange:
-      return src->kind == TypeKind::kRange || src->kind == TypeKind::kInt;
+    case TypeKind::kRange: {
+      // Ends of the same kind; a single value `n` means `n..n`.
+      TypeKind end = target->element ? target->element->kind : TypeKind::kInt;
+      TypeKind src_end = src->kind == TypeKind::kRange && src->element ? src->element->kind : TypeKind::kInt;
+      return (src->kind == TypeKind::kRange && src_end == end) || src->kind == end;
+    }
     case TypeKind::kGpu:
       if (src->kind == TypeKind::kGpu || src->kind == TypeKind::kString ||
           src->kind == TypeKind::kLiteral) {

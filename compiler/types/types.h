@@ -60,6 +60,8 @@ TypeRef AnyType();
 TypeRef PrimitiveType(TypeKind k);
 TypeRef ListOf(TypeRef element);
 TypeRef MapOf(TypeRef element);
+// `range<bytes>`; plain `range` (of ints) is PrimitiveType(kRange).
+TypeRef RangeOf(TypeRef element);
 TypeRef OptionalOf(TypeRef element);
 TypeRef LiteralType(std::string text);
 TypeRef UnionOf(std::vector<TypeRef> alternatives);

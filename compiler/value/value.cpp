@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "core/wire.h"
 
@@ -52,11 +53,17 @@ Value Value::Bytes(int64_t b) {
   v.i_ = b;
   return v;
 }
-Value Value::Range(int64_t min, int64_t max) {
+Value Value::Range(int64_t min, int64_t max, ValueKind of) {
   Value v;
   v.kind_ = ValueKind::kRange;
   v.i_ = min;
   v.j_ = max;
+  v.range_of_ = of;
+  return v;
+}
+Value Value::OpenRange(int64_t min, ValueKind of) {
+  Value v = Range(min, std::numeric_limits<int64_t>::max(), of);
+  v.open_ = true;
   return v;
 }
 Value Value::Gpu(GpuRequest g) {
@@ -156,12 +163,13 @@ bool Value::Equals(const Value& o) const {
     case ValueKind::kBytes:
       return i_ == o.i_;
     case ValueKind::kRange:
-      return i_ == o.i_ && j_ == o.j_;
+      return i_ == o.i_ && j_ == o.j_ && open_ == o.open_ && range_of_ == o.range_of_;
     case ValueKind::kString:
       return AsString() == o.AsString();
     case ValueKind::kGpu:
       return AsGpu().model == o.AsGpu().model && AsGpu().memory == o.AsGpu().memory &&
-             AsGpu().count == o.AsGpu().count;
+             AsGpu().count == o.AsGpu().count && AsGpu().memory_max == o.AsGpu().memory_max &&
+             AsGpu().count_max == o.AsGpu().count_max;
     case ValueKind::kList: {
       const auto& a = AsList();
       const auto& b = o.AsList();
@@ -244,8 +252,18 @@ std::string FormatFloat(double f) {
 }
 
 std::string FormatGpu(const GpuRequest& g) {
-  if (!g.model.empty()) return g.model + ":" + std::to_string(g.count);
-  return FormatBytes(g.memory) + ":" + std::to_string(g.count);
+  std::string count = std::to_string(g.count);
+  if (g.count_max > g.count) count += ".." + std::to_string(g.count_max);
+  if (!g.model.empty()) return g.model + ":" + count;
+  std::string memory = FormatBytes(g.memory);
+  if (g.memory_max > 0) memory += ".." + FormatBytes(g.memory_max);
+  return memory + ":" + count;
+}
+
+std::string FormatRange(const Value& r) {
+  auto end = [&](int64_t n) { return r.RangeOf() == ValueKind::kBytes ? FormatBytes(n) : std::to_string(n); };
+  if (r.RangeOpen()) return end(r.RangeMin()) + "..";
+  return end(r.RangeMin()) + ".." + end(r.RangeMax());
 }
 
 std::string DisplayString(const Value& v) {
@@ -265,7 +283,7 @@ std::string DisplayString(const Value& v) {
     case ValueKind::kBytes:
       return FormatBytes(v.Quantity());
     case ValueKind::kRange:
-      return std::to_string(v.RangeMin()) + ".." + std::to_string(v.RangeMax());
+      return FormatRange(v);
     case ValueKind::kGpu:
       return FormatGpu(v.AsGpu());
     case ValueKind::kResource:
@@ -294,11 +312,15 @@ nlohmann::json ToJson(const Value& v, const JsonOptions& options) {
     case ValueKind::kString:
       return v.AsString();
     case ValueKind::kRange:
+      if (v.RangeOpen()) return json{{"min", v.RangeMin()}, {"max", nullptr}};
       return json{{"min", v.RangeMin()}, {"max", v.RangeMax()}};
     case ValueKind::kGpu: {
       const GpuRequest& g = v.AsGpu();
-      if (g.model.empty()) return json{{"memory", g.memory}, {"count", g.count}};
-      return json{{"model", g.model}, {"count", g.count}};
+      json out = g.model.empty() ? json{{"memory", g.memory}, {"count", g.count}}
+                                 : json{{"model", g.model}, {"count", g.count}};
+      if (g.memory_max > 0) out["memory_max"] = g.memory_max;
+      if (g.count_max > g.count) out["count_max"] = g.count_max;
+      return out;
     }
     case ValueKind::kList: {
       json out = json::array();
@@ -391,6 +413,20 @@ void CollectQuantityPaths(const Value& v, std::vector<std::string>& prefix,
       if (v.AsGpu().model.empty()) {
         prefix.push_back("memory");
         bytes->push_back(prefix);
+        prefix.pop_back();
+      }
+      if (v.AsGpu().memory_max > 0) {
+        prefix.push_back("memory_max");
+        bytes->push_back(prefix);
+        prefix.pop_back();
+      }
+      return;
+    case ValueKind::kRange:
+      if (v.RangeOf() == ValueKind::kBytes) {
+        prefix.push_back("min");
+        bytes->push_back(prefix);
+        prefix.back() = "max";
+        if (!v.RangeOpen()) bytes->push_back(prefix);
         prefix.pop_back();
       }
       return;

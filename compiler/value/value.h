@@ -21,11 +21,15 @@ class Value;
 using ValueList = std::vector<Value>;
 using ValueMap = std::map<std::string, Value>;
 
-// A GPU request: a catalog model (canonical name) or a minimum memory.
+// A GPU request: a catalog model (canonical name) or a minimum memory, and
+// a count. `memory_max` bounds a memory range (`24GiB..80GiB`), `count_max`
+// a count range (`"H100:1..4"`); 0 when there is no range.
 struct GpuRequest {
   std::string model;   // "" when requested by memory
   int64_t memory = 0;  // bytes; 0 when requested by model
   int64_t count = 1;
+  int64_t memory_max = 0;
+  int64_t count_max = 0;
 };
 
 // A resource instance as a value: its address and attributes (computed ones
@@ -45,7 +49,10 @@ class Value {
   static Value String(std::string s);
   static Value Duration(int64_t ms);
   static Value Bytes(int64_t b);
-  static Value Range(int64_t min, int64_t max);
+  // A range of ints (`1..4`) or of bytes (`24GiB..80GiB`, `of` = kBytes).
+  static Value Range(int64_t min, int64_t max, ValueKind of = ValueKind::kInt);
+  // An open-ended range (`8..`, `32GiB..`): a minimum only.
+  static Value OpenRange(int64_t min, ValueKind of = ValueKind::kInt);
   static Value Gpu(GpuRequest g);
   static Value List(ValueList items);
   static Value Map(ValueMap items);
@@ -69,7 +76,11 @@ class Value {
   double AsNumber() const { return kind_ == ValueKind::kFloat ? f_ : static_cast<double>(i_); }
   int64_t Quantity() const { return i_; }  // ms or bytes
   int64_t RangeMin() const { return i_; }
+  // INT64_MAX for an open-ended range.
   int64_t RangeMax() const { return j_; }
+  bool RangeOpen() const { return open_; }
+  // kInt or kBytes: what the ends of a range are.
+  ValueKind RangeOf() const { return range_of_; }
   const std::string& AsString() const;
   const GpuRequest& AsGpu() const;
   const ValueList& AsList() const;
@@ -86,12 +97,15 @@ class Value {
   bool Equals(const Value& other) const;
   // The very same value: same kind, mark and payload (shared, not compared).
   bool SameAs(const Value& o) const {
-    return kind_ == o.kind_ && sensitive_ == o.sensitive_ && i_ == o.i_ && j_ == o.j_ && ptr_ == o.ptr_;
+    return kind_ == o.kind_ && sensitive_ == o.sensitive_ && i_ == o.i_ && j_ == o.j_ && ptr_ == o.ptr_ &&
+           open_ == o.open_ && range_of_ == o.range_of_;
   }
 
  private:
   ValueKind kind_ = ValueKind::kNull;
   bool sensitive_ = false;
+  bool open_ = false;                          // ranges only
+  ValueKind range_of_ = ValueKind::kInt;       // ranges only
   union {
     int64_t i_ = 0;
     double f_;
@@ -107,6 +121,8 @@ std::string FormatDuration(int64_t ms);
 std::string FormatBytes(int64_t bytes);
 std::string FormatFloat(double f);
 std::string FormatGpu(const GpuRequest& g);
+// `1..4`, `8..`, `24GiB..80GiB`, `32GiB..`.
+std::string FormatRange(const Value& range);
 // How a value appears inside a string (interpolation, tostring, keys).
 // Strings are raw; collections are their compact JSON.
 std::string DisplayString(const Value& v);

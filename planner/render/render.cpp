@@ -167,11 +167,18 @@ class DiffWriter {
         hide_unchanged_(hide_unchanged), q_(quantities), kiln_(kiln) {}
 
   void Object(const json& before, const json& after, const Path& path, int indent) {
-    std::set<std::string> keys;
+    std::set<std::string> key_set;
     if (before.is_object())
-      for (auto it = before.begin(); it != before.end(); ++it) keys.insert(it.key());
+      for (auto it = before.begin(); it != before.end(); ++it) key_set.insert(it.key());
     if (after.is_object())
-      for (auto it = after.begin(); it != after.end(); ++it) keys.insert(it.key());
+      for (auto it = after.begin(); it != after.end(); ++it) key_set.insert(it.key());
+    // A job's `setup` is shown apart, first, right before its `command`
+    // (it runs once per node before it); the rest in name order.
+    std::vector<std::string> keys;
+    bool setup_first = path.empty() && key_set.count("setup") && key_set.count("command");
+    if (setup_first) keys = {"setup", "command"};
+    for (const auto& k : key_set)
+      if (!setup_first || (k != "setup" && k != "command")) keys.push_back(k);
     size_t width = 0;
     for (const auto& k : keys) width = std::max(width, KeyText(k).size());
     int hidden = 0;
@@ -312,6 +319,8 @@ std::string Marker(const ResourceChange& c) {
 std::string Block(const ResourceChange& c, bool drift, const Colors& colors, bool kiln = false) {
   std::ostringstream out;
   out << "  # " << c.address << " " << DescribeChange(c, drift) << "\n";
+  if (!drift)
+    for (const std::string& note : ChangeNotes(c)) out << "  # " << note << "\n";
   std::string marker = Marker(c);
   char m = marker.back() == '+' && marker[0] == ' ' ? '+' : marker[0] == '-' || marker[0] == '+' ? '~' : marker.back();
   if (c.action == Action::kDelete) m = '-';
@@ -344,6 +353,52 @@ std::string DisplayValue(const json& v, const Path& at, const Quantities& q, int
   std::string out;
   Pretty(v, at, q, std::string(static_cast<size_t>(std::max(indent, 0)), ' '), out);
   return out;
+}
+
+std::vector<std::string> ChangeNotes(const ResourceChange& c) {
+  std::vector<std::string> notes;
+  if (c.action == Action::kDelete || c.action == Action::kNoop || c.action == Action::kRead) return notes;
+  const json& after = c.after;
+  if (!after.is_object()) return notes;
+  // What `workdir` and `files` upload (set by kiln at plan time): a short
+  // hash per file, so a changed upload names how many files changed.
+  auto files_of = [](const json& v) -> const json* {
+    if (!v.is_object() || !v.contains("upload") || !v["upload"].is_object()) return nullptr;
+    const json& f = v["upload"].value("files", json());
+    return f.is_object() ? &v["upload"]["files"] : nullptr;
+  };
+  const json* now = files_of(after);
+  const json* was = c.action == Action::kCreate ? nullptr : files_of(c.before);
+  if (now && was) {
+    std::vector<std::string> changed;
+    for (auto it = now->begin(); it != now->end(); ++it)
+      if (!was->contains(it.key()) || (*was)[it.key()] != it.value()) changed.push_back(it.key());
+    for (auto it = was->begin(); it != was->end(); ++it)
+      if (!now->contains(it.key())) changed.push_back(it.key());
+    std::sort(changed.begin(), changed.end());
+    if (!changed.empty()) {
+      std::string names;
+      for (size_t i = 0; i < changed.size() && i < 5; ++i) names += (i ? ", " : "") + changed[i];
+      if (changed.size() > 5) names += ", ...";
+      notes.push_back("workdir changed: " + std::to_string(changed.size()) + " file" + (changed.size() == 1 ? "" : "s") +
+                      " (" + names + ")");
+    }
+  } else if (now) {
+    notes.push_back("uploads " + std::to_string(now->size()) + " file" + (now->size() == 1 ? "" : "s") +
+                    " (workdir and files)");
+  }
+  // Where a GPU was chosen among alternatives or in a range: which, why, price.
+  if (after.contains("gpu_choice") && after["gpu_choice"].is_object()) {
+    const json& g = after["gpu_choice"];
+    if (g.contains("chosen") && g["chosen"].is_string() && g.contains("reason") && g["reason"].is_string()) {
+      char price[64] = "";
+      if (g.contains("hourly") && g["hourly"].is_number()) snprintf(price, sizeof price, " at $%.2f/h", g["hourly"].get<double>());
+      notes.push_back("gpu " + g["chosen"].get<std::string>() + price + ": " + g["reason"].get<std::string>());
+    }
+  }
+  if (after.contains("setup") && after.contains("command"))
+    notes.push_back("setup runs once per node before command");
+  return notes;
 }
 
 std::string DescribeChange(const ResourceChange& c, bool drift) {
@@ -552,7 +607,9 @@ std::string RenderMarkdown(const Plan& plan) {
           out << " " << money << " | " << GpuDelta(r.gpus_before, r.gpus_after) << " |";
         }
       }
-      out << " " << Cell(DescribeChange(c, false)) << " |\n";
+      std::string reason = DescribeChange(c, false);
+      for (const std::string& note : ChangeNotes(c)) reason += "; " + note;
+      out << " " << Cell(reason) << " |\n";
     }
     out << "\n";
     for (const auto& c : plan.changes) {

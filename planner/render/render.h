@@ -42,5 +42,9 @@ std::string SummaryLine(const Plan& plan);
 std::string CostLine(const Plan& plan);
 // "will be created", "must be replaced (zone cannot be updated in place)", ...
 std::string DescribeChange(const ResourceChange& c, bool drift);
+// Lines said about a change besides its diff: how many uploaded files changed
+// ("workdir changed: 3 files (...)"), which GPU was chosen, why and at what
+// price, and that `setup` runs before `command`.
+std::vector<std::string> ChangeNotes(const ResourceChange& c);
 
 }  // namespace kiln::planner

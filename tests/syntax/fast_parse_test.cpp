@@ -120,7 +120,7 @@ void DumpExpr(const ast::Expr* e, int depth, std::string& out) {
     }
     case ast::ExprKind::kUnary: {
       const auto* u = ast::As<ast::UnaryExpr>(e);
-      Line(depth, "unary " + at + (u->op == ast::UnaryOp::kNot ? " !" : " -"), out);
+      Line(depth, "unary " + at + (u->op == ast::UnaryOp::kNot ? " !" : u->op == ast::UnaryOp::kNeg ? " -" : " .."), out);
       DumpExpr(u->operand.get(), depth + 1, out);
       return;
     }
@@ -363,6 +363,21 @@ TEST(FastParse, Expressions) {
        }) {
     ExpectSame(std::string("let v = ") + e + "\n", true);
   }
+}
+
+// `..` with nothing after it on its line is an open-ended range (OPEN_DOTDOT
+// in both lexers); what follows on the next line is a new item.
+TEST(FastParse, OpenRanges) {
+  for (const char* e : {
+           "8..", "32GiB..", "1 + 7..", "a == 8..", "[1.., 2..3]", "f(4..)", "c ? 2.. : 1..4", "8.. // c",
+           "8.. # c", "8..\t", "(8..).min", "8.. == a", "-(8..)", "8..\r\n", "{ a = 1.., b = 2 }",
+       }) {
+    ExpectSame(std::string("let v = ") + e + "\n", true);
+  }
+  ExpectSame("training_job t {\n  cpus = 8..\n  memory = 32GiB..\n  command = \"x\"\n}\n", true);
+  // A closed range's maximum must be on the line of its `..`.
+  ExpectSame("let v = 1..\n4\n", false);
+  ExpectSame("let v = 1.. /* c */ 4\n", false);
 }
 
 TEST(FastParse, Declarations) {
