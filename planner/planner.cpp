@@ -270,16 +270,22 @@ void Refresh(PlanRun& run) {
                                            ErrorText(resp.diagnostics));
       return;
     }
-    ResourceChange d = ChangeOfRecorded(r);
-    d.sensitive_paths = SensitivePaths(p, r.kind, HashPaths(r));
+    std::vector<Path> sensitive = SensitivePaths(p, r.kind, HashPaths(r));
+    // The drift, as a change of the recorded object: made only when there
+    // is drift (most objects have none, and it copies the attributes).
+    auto drift_of = [&](Action action, const char* reason) {
+      ResourceChange d = ChangeOfRecorded(r);
+      d.sensitive_paths = sensitive;
+      d.action = action;
+      d.action_reason = reason;
+      return d;
+    };
     if (resp.state.is_null()) {
-      d.action = Action::kDelete;
-      d.action_reason = kReasonDriftDeleted;
-      drift[i] = d;
+      drift[i] = drift_of(Action::kDelete, kReasonDriftDeleted);
       gone[i] = true;
       return;
     }
-    auto red = state::RedactForState(resp.state, d.sensitive_paths, hasher);
+    auto red = state::RedactForState(resp.state, sensitive, hasher);
     // A provider that cannot read a sensitive value back (the local provider
     // never stores secrets) echoes the placeholder it was given: the
     // recorded hash still holds.
@@ -291,16 +297,15 @@ void Refresh(PlanRun& run) {
     if (resp.progress) {
       // The object's own progress: recorded at the next apply, not drift.
       progressed[i] = true;
-      r.attributes = red.attributes;
-      r.sensitive_hashes = red.hashes;
+      r.attributes = std::move(red.attributes);
+      r.sensitive_hashes = std::move(red.hashes);
       return;
     }
-    d.action = Action::kUpdate;
-    d.action_reason = kReasonDriftChanged;
+    ResourceChange d = drift_of(Action::kUpdate, kReasonDriftChanged);
     d.after = red.attributes;
-    drift[i] = d;
-    r.attributes = red.attributes;
-    r.sensitive_hashes = red.hashes;
+    drift[i] = std::move(d);
+    r.attributes = std::move(red.attributes);
+    r.sensitive_hashes = std::move(red.hashes);
   });
   std::vector<state::ResourceState> kept;
   for (size_t i = 0; i < resources.size(); ++i) {
@@ -505,7 +510,7 @@ void DiffInstance(PlanRun& run, const ResourceInstance& inst, ResourceChange& c)
   // protocol's `validate`; then its plan.
   ValidateResponse valid = in.provider->Validate({in.bare, inst.address, in.cfg});
   if (!ReportProviderDiagnostics(run, inst, valid.diagnostics)) return;
-  PlanResponse resp = in.provider->Plan({in.bare, inst.address, in.prior_plain, in.cfg});
+  PlanResponse resp = in.provider->Plan({in.bare, inst.address, std::move(in.prior_plain), in.cfg});
   if (!ReportProviderDiagnostics(run, inst, resp.diagnostics)) return;
   FinishDiff(run, inst, c, in, std::move(resp));
 }
@@ -570,7 +575,8 @@ void DiffBatched(PlanRun& run, const std::vector<const ResourceInstance*>& insts
       [&](const std::vector<size_t>& chunk) {
         PlanBatchRequest req;
         req.plans.reserve(chunk.size());
-        for (size_t i : chunk) req.plans.push_back({in[i].bare, insts[i]->address, in[i].prior_plain, in[i].cfg});
+        for (size_t i : chunk)
+          req.plans.push_back({in[i].bare, insts[i]->address, std::move(in[i].prior_plain), in[i].cfg});
         PlanBatchResponse resp = in[chunk[0]].provider->PlanBatch(req);
         SpreadBatch(resp.results, resp.diagnostics, chunk, "the provider's batch plan returned too few results",
                     planned);
