@@ -221,6 +221,22 @@ void ReconcileJournal(PlanRun& run) {
   if (!pending.empty()) run.ctx.journal->Compact(run.diags);
 }
 
+// Answers of one batch call into `out` (by the indices the batch was made
+// of): a failure of the whole batch is every object's failure, and too few
+// results an error (`too_few`) of each object without one.
+template <class Response, class Out>
+void SpreadBatch(std::vector<Response>& results, const ProviderDiagnostics& batch_diags,
+                 const std::vector<size_t>& indices, const char* too_few, Out& out) {
+  for (size_t k = 0; k < indices.size(); ++k) {
+    Response one = k < results.size() ? std::move(results[k]) : Response{};
+    if (HasErrors(batch_diags) || k >= results.size())
+      one.diagnostics.insert(one.diagnostics.end(), batch_diags.begin(), batch_diags.end());
+    if (k >= results.size() && !HasErrors(one.diagnostics))
+      one.diagnostics.push_back({Severity::kError, too_few, "", {}});
+    out[indices[k]] = std::move(one);
+  }
+}
+
 // Step: read every recorded resource through its provider, in parallel.
 void Refresh(PlanRun& run) {
   run.refreshed = run.ctx.store->Current();
@@ -261,14 +277,8 @@ void Refresh(PlanRun& run) {
       for (size_t i : indices) batch_failed[i] = true;
       return;
     }
-    for (size_t k = 0; k < indices.size(); ++k) {
-      ReadResponse one = k < resp.results.size() ? std::move(resp.results[k]) : ReadResponse{};
-      if (k >= resp.results.size())
-        one.diagnostics.insert(one.diagnostics.end(), resp.diagnostics.begin(), resp.diagnostics.end());
-      if (k >= resp.results.size() && !HasErrors(one.diagnostics))
-        one.diagnostics.push_back({Severity::kError, "the provider's batch read returned too few results", "", {}});
-      batched[indices[k]] = std::move(one);
-    }
+    SpreadBatch(resp.results, resp.diagnostics, indices, "the provider's batch read returned too few results",
+                batched);
   });
   ParallelFor(resources.size(), run.options.parallelism, [&](size_t i) {
     state::ResourceState& r = resources[i];
@@ -281,16 +291,22 @@ void Refresh(PlanRun& run) {
                                            ErrorText(resp.diagnostics));
       return;
     }
-    ResourceChange d = ChangeOfRecorded(r);
-    d.sensitive_paths = SensitivePaths(p, r.kind, HashPaths(r));
+    std::vector<Path> sensitive = SensitivePaths(p, r.kind, HashPaths(r));
+    // The drift, as a change of the recorded object: made only when there
+    // is drift (most objects have none, and it copies the attributes).
+    auto drift_of = [&](Action action, const char* reason) {
+      ResourceChange d = ChangeOfRecorded(r);
+      d.sensitive_paths = sensitive;
+      d.action = action;
+      d.action_reason = reason;
+      return d;
+    };
     if (resp.state.is_null()) {
-      d.action = Action::kDelete;
-      d.action_reason = kReasonDriftDeleted;
-      drift[i] = d;
+      drift[i] = drift_of(Action::kDelete, kReasonDriftDeleted);
       gone[i] = true;
       return;
     }
-    auto red = state::RedactForState(resp.state, d.sensitive_paths, hasher);
+    auto red = state::RedactForState(resp.state, sensitive, hasher);
     // A provider that cannot read a sensitive value back (the local provider
     // never stores secrets) echoes the placeholder it was given: the
     // recorded hash still holds.
@@ -302,16 +318,15 @@ void Refresh(PlanRun& run) {
     if (resp.progress) {
       // The object's own progress: recorded at the next apply, not drift.
       progressed[i] = true;
-      r.attributes = red.attributes;
-      r.sensitive_hashes = red.hashes;
+      r.attributes = std::move(red.attributes);
+      r.sensitive_hashes = std::move(red.hashes);
       return;
     }
-    d.action = Action::kUpdate;
-    d.action_reason = kReasonDriftChanged;
+    ResourceChange d = drift_of(Action::kUpdate, kReasonDriftChanged);
     d.after = red.attributes;
-    drift[i] = d;
-    r.attributes = red.attributes;
-    r.sensitive_hashes = red.hashes;
+    drift[i] = std::move(d);
+    r.attributes = std::move(red.attributes);
+    r.sensitive_hashes = std::move(red.hashes);
   });
   std::vector<state::ResourceState> kept;
   for (size_t i = 0; i < resources.size(); ++i) {
@@ -533,87 +548,222 @@ void ReportNotConverged(PlanRun& run, const std::string& step, int rounds,
   d.help = "look for a chain of references or replace_triggered_by entries that feeds itself";
 }
 
-// One instance: refreshed prior + configuration -> change.
-void DiffInstance(PlanRun& run, const ResourceInstance& inst, ResourceChange& c) {
+// What the diff of one instance asks its provider: the configuration
+// (ignore_changes applied) and the prior with its sensitive values restored.
+struct DiffInput {
+  Provider* provider = nullptr;
+  const state::ResourceState* prior = nullptr;
+  std::string bare;  // the bare kind
+  json prior_plain;
+  json cfg;
+};
+
+// One instance, before its provider is asked: the change's identity, prior
+// and configuration. False when there is no provider (reported).
+bool PrepareDiff(PlanRun& run, const ResourceInstance& inst, ResourceChange& c, DiffInput& in) {
   const auto& hasher = run.ctx.store->hasher();
-  std::set<std::string> replace_requested(run.options.replace.begin(), run.options.replace.end());
-    FillIdentity(inst, c);
-    c.config = inst.config;
-    Provider* p = run.GetProvider(inst.provider, inst.provider_type, inst.range, inst.address);
-    c.sensitive_paths = SensitivePaths(p, inst.kind, inst.sensitive_paths);
-    const state::ResourceState* prior = run.refreshed.Find(inst.address);
-    if (prior) {
-      c.prior = *prior;
-      c.prior_dependencies = prior->dependencies;
-      c.before = prior->attributes;
-      // `before` may hold quantities the configuration no longer has.
-      c.duration_paths = MergePaths(c.duration_paths, prior->duration_paths);
-      c.bytes_paths = MergePaths(c.bytes_paths, prior->bytes_paths);
+  FillIdentity(inst, c);
+  c.config = inst.config;
+  Provider* p = run.GetProvider(inst.provider, inst.provider_type, inst.range, inst.address);
+  c.sensitive_paths = SensitivePaths(p, inst.kind, inst.sensitive_paths);
+  const state::ResourceState* prior = run.refreshed.Find(inst.address);
+  if (prior) {
+    c.prior = *prior;
+    c.prior_dependencies = prior->dependencies;
+    c.before = prior->attributes;
+    // `before` may hold quantities the configuration no longer has.
+    c.duration_paths = MergePaths(c.duration_paths, prior->duration_paths);
+    c.bytes_paths = MergePaths(c.bytes_paths, prior->bytes_paths);
+  }
+  if (!p) return false;
+  in.provider = p;
+  in.prior = prior;
+  in.prior_plain = prior ? state::RestoreSensitive(prior->attributes, prior->sensitive_hashes, inst.config, hasher)
+                         : json();
+  in.cfg = inst.config;
+  if (prior) {
+    for (const auto& path : inst.lifecycle.ignore_changes) {
+      const json* old = AtPath(in.prior_plain, path);
+      if (old) SetAtPath(in.cfg, path, *old);
+      else EraseAtPath(in.cfg, path);
     }
-    if (!p) return;
-    json prior_plain = prior ? state::RestoreSensitive(prior->attributes, prior->sensitive_hashes,
-                                                       inst.config, hasher)
-                             : json();
-    json cfg = inst.config;
-    if (prior) {
-      for (const auto& path : inst.lifecycle.ignore_changes) {
-        const json* old = AtPath(prior_plain, path);
-        if (old) SetAtPath(cfg, path, *old);
-        else EraseAtPath(cfg, path);
+  }
+  c.config = in.cfg;
+  in.bare = BareKind(inst.kind);
+  return true;
+}
+
+// One instance, after its provider's validate and plan passed: the action.
+void FinishDiff(PlanRun& run, const ResourceInstance& inst, ResourceChange& c, const DiffInput& in,
+                PlanResponse resp) {
+  const auto& hasher = run.ctx.store->hasher();
+  const state::ResourceState* prior = in.prior;
+  bool replace = false;
+  if (!prior) {
+    c.action = Action::kCreate;
+    c.action_reason = kReasonNew;
+  } else if (prior->status == state::kStatusTainted) {
+    replace = true;
+    c.action_reason = kReasonTainted;
+  } else if (std::find(run.options.replace.begin(), run.options.replace.end(), inst.address) !=
+             run.options.replace.end()) {
+    replace = true;
+    c.action_reason = kReasonReplaceRequested;
+  } else if (!resp.replace_reason.empty()) {
+    replace = true;
+    c.action_reason = resp.replace_reason;
+  } else if (PlannedEqualsPrior(resp.planned, *prior, c.sensitive_paths, hasher)) {
+    c.action = Action::kNoop;
+  } else if (!resp.requires_replace.empty()) {
+    replace = true;
+    c.action_reason = kReasonCannotUpdate;
+    c.replace_paths = resp.requires_replace;
+  } else {
+    c.action = Action::kUpdate;
+    c.action_reason = kReasonConfigChanged;
+  }
+  if (replace) {
+    c.action = Action::kReplace;
+    // The new object's plan, as if nothing existed.
+    PlanResponse fresh = in.provider->Plan({in.bare, inst.address, nullptr, in.cfg});
+    if (!ReportProviderDiagnostics(run, inst, fresh.diagnostics)) return;
+    resp.planned = fresh.planned;
+  }
+  c.after = RedactPaths(resp.planned, c.sensitive_paths);
+  c.planned = std::move(resp.planned);
+  if (prior && c.action != Action::kNoop) {
+    for (const auto& path : c.sensitive_paths) {
+      const json* v = AtPath(c.planned, path);
+      auto h = prior->sensitive_hashes.find(state::PathToPointer(path));
+      bool had = h != prior->sensitive_hashes.end();
+      if (!v || v->is_null()) {
+        if (had) c.sensitive_changed.push_back(path);
+        continue;
       }
+      if (!had || !hasher.Same(*v, h->second)) c.sensitive_changed.push_back(path);
     }
-    c.config = cfg;
-    std::string bare = BareKind(inst.kind);
-    // The provider's own checks of the configuration come first, as the
-    // protocol's `validate`; then its plan.
-    ValidateResponse valid = p->Validate({bare, inst.address, cfg});
-    if (!ReportProviderDiagnostics(run, inst, valid.diagnostics)) return;
-    PlanResponse resp = p->Plan({bare, inst.address, prior_plain, cfg});
-    if (!ReportProviderDiagnostics(run, inst, resp.diagnostics)) return;
-    bool replace = false;
-    if (!prior) {
-      c.action = Action::kCreate;
-      c.action_reason = kReasonNew;
-    } else if (prior->status == state::kStatusTainted) {
-      replace = true;
-      c.action_reason = kReasonTainted;
-    } else if (replace_requested.count(inst.address)) {
-      replace = true;
-      c.action_reason = kReasonReplaceRequested;
-    } else if (!resp.replace_reason.empty()) {
-      replace = true;
-      c.action_reason = resp.replace_reason;
-    } else if (PlannedEqualsPrior(resp.planned, *prior, c.sensitive_paths, hasher)) {
-      c.action = Action::kNoop;
-    } else if (!resp.requires_replace.empty()) {
-      replace = true;
-      c.action_reason = kReasonCannotUpdate;
-      c.replace_paths = resp.requires_replace;
-    } else {
-      c.action = Action::kUpdate;
-      c.action_reason = kReasonConfigChanged;
+  }
+}
+
+// One instance: refreshed prior + configuration -> change, with one
+// validate and one plan call.
+void DiffInstance(PlanRun& run, const ResourceInstance& inst, ResourceChange& c) {
+  DiffInput in;
+  if (!PrepareDiff(run, inst, c, in)) return;
+  // The provider's own checks of the configuration come first, as the
+  // protocol's `validate`; then its plan.
+  ValidateResponse valid = in.provider->Validate({in.bare, inst.address, in.cfg});
+  if (!ReportProviderDiagnostics(run, inst, valid.diagnostics)) return;
+  PlanResponse resp = in.provider->Plan({in.bare, inst.address, std::move(in.prior_plain), in.cfg});
+  if (!ReportProviderDiagnostics(run, inst, resp.diagnostics)) return;
+  FinishDiff(run, inst, c, in, std::move(resp));
+}
+
+// How many validates or plans go into one batch call: large enough that the
+// round trip does not count, small enough that no message grows large.
+constexpr size_t kDiffBatch = 1000;
+
+// Cuts `indices` (positions into `in`) into chunks of at most kDiffBatch of
+// one provider each.
+std::vector<std::vector<size_t>> Chunks(const std::vector<size_t>& indices, const std::vector<DiffInput>& in) {
+  std::map<Provider*, std::vector<size_t>> by_provider;
+  for (size_t i : indices) by_provider[in[i].provider].push_back(i);
+  std::vector<std::vector<size_t>> chunks;
+  for (auto& [p, list] : by_provider)
+    for (size_t at = 0; at < list.size(); at += kDiffBatch)
+      chunks.emplace_back(list.begin() + at, list.begin() + std::min(list.size(), at + kDiffBatch));
+  return chunks;
+}
+
+// The instances of providers that validate and plan in batches (both or
+// either): each step (validate, then plan) asks a provider once per chunk
+// of kDiffBatch instances, or once per instance for the step it has no
+// batch for. The result is what DiffInstance gives each of them.
+void DiffBatched(PlanRun& run, const std::vector<const ResourceInstance*>& insts,
+                 const std::vector<ResourceChange*>& changes) {
+  const size_t n = insts.size();
+  std::vector<DiffInput> in(n);
+  std::vector<char> ok(n, 0);
+  ParallelFor(n, run.options.parallelism, [&](size_t i) { ok[i] = PrepareDiff(run, *insts[i], *changes[i], in[i]); });
+  // One step over the instances still ok: `batch` for a chunk of a provider
+  // that has the batch call, `one` for each instance of the others.
+  auto step = [&](bool (Provider::*supports)() const, const std::function<void(const std::vector<size_t>&)>& batch,
+                  const std::function<void(size_t)>& one) {
+    std::vector<size_t> batched, single;
+    for (size_t i = 0; i < n; ++i)
+      if (ok[i]) ((in[i].provider->*supports)() ? batched : single).push_back(i);
+    auto chunks = Chunks(batched, in);
+    ParallelFor(chunks.size() + single.size(), run.options.parallelism, [&](size_t k) {
+      if (k < chunks.size()) batch(chunks[k]);
+      else one(single[k - chunks.size()]);
+    });
+  };
+  std::vector<ValidateResponse> valid(n);
+  step(
+      &Provider::SupportsValidateBatch,
+      [&](const std::vector<size_t>& chunk) {
+        ValidateBatchRequest req;
+        req.validates.reserve(chunk.size());
+        for (size_t i : chunk) req.validates.push_back({in[i].bare, insts[i]->address, in[i].cfg});
+        ValidateBatchResponse resp = in[chunk[0]].provider->ValidateBatch(req);
+        SpreadBatch(resp.results, resp.diagnostics, chunk, "the provider's batch validate returned too few results",
+                    valid);
+      },
+      [&](size_t i) { valid[i] = in[i].provider->Validate({in[i].bare, insts[i]->address, in[i].cfg}); });
+  for (size_t i = 0; i < n; ++i)
+    if (ok[i]) ok[i] = ReportProviderDiagnostics(run, *insts[i], valid[i].diagnostics);
+  valid.clear();
+  std::vector<PlanResponse> planned(n);
+  step(
+      &Provider::SupportsPlanBatch,
+      [&](const std::vector<size_t>& chunk) {
+        PlanBatchRequest req;
+        req.plans.reserve(chunk.size());
+        for (size_t i : chunk)
+          req.plans.push_back({in[i].bare, insts[i]->address, std::move(in[i].prior_plain), in[i].cfg});
+        PlanBatchResponse resp = in[chunk[0]].provider->PlanBatch(req);
+        SpreadBatch(resp.results, resp.diagnostics, chunk, "the provider's batch plan returned too few results",
+                    planned);
+      },
+      [&](size_t i) { planned[i] = in[i].provider->Plan({in[i].bare, insts[i]->address, in[i].prior_plain, in[i].cfg}); });
+  for (size_t i = 0; i < n; ++i)
+    if (ok[i]) ok[i] = ReportProviderDiagnostics(run, *insts[i], planned[i].diagnostics);
+  ParallelFor(n, run.options.parallelism, [&](size_t i) {
+    if (ok[i]) FinishDiff(run, *insts[i], *changes[i], in[i], std::move(planned[i]));
+  });
+}
+
+// Diffs insts[i] into changes[i]. Instances of providers with batch calls
+// go through DiffBatched; the others DiffInstance each, in parallel.
+void DiffAll(PlanRun& run, const std::vector<const ResourceInstance*>& insts,
+             const std::vector<ResourceChange*>& changes) {
+  std::vector<const ResourceInstance*> batch_insts, single_insts;
+  std::vector<ResourceChange*> batch_changes, single_changes;
+  // Instances of one provider come together: ask the source once per run of them.
+  const ResourceInstance* last = nullptr;
+  bool last_batches = false;
+  for (size_t i = 0; i < insts.size(); ++i) {
+    const ResourceInstance& inst = *insts[i];
+    if (!last || last->provider != inst.provider || last->provider_type != inst.provider_type) {
+      std::string error;
+      Provider* p = run.ctx.providers ? run.ctx.providers->Get(inst.provider, inst.provider_type, &error) : nullptr;
+      last_batches = p && (p->SupportsValidateBatch() || p->SupportsPlanBatch());
+      last = &inst;
     }
-    if (replace) {
-      c.action = Action::kReplace;
-      // The new object's plan, as if nothing existed.
-      PlanResponse fresh = p->Plan({bare, inst.address, nullptr, cfg});
-      if (!ReportProviderDiagnostics(run, inst, fresh.diagnostics)) return;
-      resp.planned = fresh.planned;
-    }
-    c.planned = resp.planned;
-    c.after = RedactPaths(resp.planned, c.sensitive_paths);
-    if (prior && c.action != Action::kNoop) {
-      for (const auto& path : c.sensitive_paths) {
-        const json* v = AtPath(resp.planned, path);
-        auto h = prior->sensitive_hashes.find(state::PathToPointer(path));
-        bool had = h != prior->sensitive_hashes.end();
-        if (!v || v->is_null()) {
-          if (had) c.sensitive_changed.push_back(path);
-          continue;
-        }
-        if (!had || !hasher.Same(*v, h->second)) c.sensitive_changed.push_back(path);
-      }
-    }
+    (last_batches ? batch_insts : single_insts).push_back(&inst);
+    (last_batches ? batch_changes : single_changes).push_back(changes[i]);
+  }
+  ParallelFor(single_insts.size(), run.options.parallelism, [&](size_t i) {
+    DiffInstance(run, *single_insts[i], *single_changes[i]);
+  });
+  // In waves, so that the requests of only so many instances are held at
+  // once (a plugin answers one call at a time anyway).
+  const size_t wave = 4 * kDiffBatch;
+  for (size_t at = 0; at < batch_insts.size(); at += wave) {
+    size_t end = std::min(batch_insts.size(), at + wave);
+    DiffBatched(run, {batch_insts.begin() + at, batch_insts.begin() + end},
+                {batch_changes.begin() + at, batch_changes.begin() + end});
+  }
 }
 
 // Step: one change per configured instance.
@@ -621,9 +771,13 @@ void Diff(PlanRun& run) {
   if (!run.have_graph || run.options.mode != PlanMode::kNormal) return;
   const auto& resources = run.graph.resources;
   std::vector<ResourceChange> changes(resources.size());
-  ParallelFor(resources.size(), run.options.parallelism, [&](size_t i) {
-    DiffInstance(run, resources[i], changes[i]);
-  });
+  std::vector<const ResourceInstance*> insts;
+  std::vector<ResourceChange*> outs;
+  for (size_t i = 0; i < resources.size(); ++i) {
+    insts.push_back(&resources[i]);
+    outs.push_back(&changes[i]);
+  }
+  DiffAll(run, insts, outs);
   run.plan.changes = std::move(changes);
 }
 
@@ -680,12 +834,14 @@ void PropagateChanges(PlanRun& run) {
       run.graph.resources[i].config = g.resources[i].config;
       moving.push_back(g.resources[i].address);
     }
-    ParallelFor(redo.size(), run.options.parallelism, [&](size_t k) {
-      size_t i = redo[k];
-      ResourceChange c;
-      DiffInstance(run, run.graph.resources[i], c);
-      run.plan.changes[i] = std::move(c);
-    });
+    std::vector<const ResourceInstance*> insts;
+    std::vector<ResourceChange*> outs;
+    for (size_t i : redo) {
+      run.plan.changes[i] = ResourceChange{};
+      insts.push_back(&run.graph.resources[i]);
+      outs.push_back(&run.plan.changes[i]);
+    }
+    DiffAll(run, insts, outs);
   }
   ReportNotConverged(run, "propagating planned values", kMaxRounds, moving);
 }
@@ -726,9 +882,12 @@ void Orphans(PlanRun& run) {
 // once, after the change of their address (if any).
 void DeposedObjects(PlanRun& run) {
   if (run.options.mode == PlanMode::kRefreshOnly) return;
-  state::State recorded = run.ctx.store->Current();
-  if (recorded.deposed.empty()) return;
-  for (const auto& r : recorded.deposed) {
+  // Only the deposed objects: a copy of the whole state costs as much as
+  // loading it at 100,000 resources.
+  std::vector<state::ResourceState> deposed;
+  run.ctx.store->Read([&](const state::State& s) { deposed = s.deposed; });
+  if (deposed.empty()) return;
+  for (const auto& r : deposed) {
     ResourceChange c = DeleteOf(run, r, kReasonDeposed);
     c.deposed_key = r.deposed_key;
     run.plan.changes.push_back(std::move(c));
@@ -1085,10 +1244,11 @@ Plan MakePlan(const PlanContext& ctx, const PlanOptions& options, Diagnostics& d
     if (std::string(step.name) == "evaluate" && diags.HasErrors()) break;
   }
   // Recorded after reconciliation (which may write state).
-  state::State current = ctx.store->Current();
+  ctx.store->Read([&](const state::State& current) {
+    run.plan.lineage = current.lineage;
+    run.plan.serial = current.serial;
+  });
   run.plan.state_existed = ctx.store->Exists();
-  run.plan.lineage = current.lineage;
-  run.plan.serial = current.serial;
   run.plan.errored = diags.HasErrors();
   if (options.mode == PlanMode::kRefreshOnly) run.plan.changes.clear();
   return std::move(run.plan);

@@ -29,6 +29,20 @@ ReadBatchResponse Provider::ReadBatch(const ReadBatchRequest& req) {
   return resp;
 }
 
+ValidateBatchResponse Provider::ValidateBatch(const ValidateBatchRequest& req) {
+  ValidateBatchResponse resp;
+  resp.results.reserve(req.validates.size());
+  for (const auto& v : req.validates) resp.results.push_back(Validate(v));
+  return resp;
+}
+
+PlanBatchResponse Provider::PlanBatch(const PlanBatchRequest& req) {
+  PlanBatchResponse resp;
+  resp.results.reserve(req.plans.size());
+  for (const auto& p : req.plans) resp.results.push_back(Plan(p));
+  return resp;
+}
+
 InventoryResponse Provider::Inventory() {
   InventoryResponse r;
   r.diagnostics.push_back({Severity::kError, "provider `" + Schema().name +

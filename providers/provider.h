@@ -101,6 +101,25 @@ struct ReadBatchResponse {
   ProviderDiagnostics diagnostics;    // about the whole batch
 };
 
+// Several validates / plans in one call (a plan's diff): results in the
+// order of the requests. Providers that answer them together say so with
+// SupportsValidateBatch() / SupportsPlanBatch(); a plugin saves a JSON-RPC
+// round trip per resource.
+struct ValidateBatchRequest {
+  std::vector<ValidateRequest> validates;
+};
+struct ValidateBatchResponse {
+  std::vector<ValidateResponse> results;  // same order as validates
+  ProviderDiagnostics diagnostics;        // about the whole batch
+};
+struct PlanBatchRequest {
+  std::vector<PlanRequest> plans;
+};
+struct PlanBatchResponse {
+  std::vector<PlanResponse> results;  // same order as plans
+  ProviderDiagnostics diagnostics;    // about the whole batch
+};
+
 struct DeleteRequest {
   std::string kind;
   std::string address;
@@ -166,6 +185,12 @@ class Provider {
   // Optional: reads answered together. The default calls Read for each.
   virtual bool SupportsReadBatch() const { return false; }
   virtual ReadBatchResponse ReadBatch(const ReadBatchRequest& req);
+  // Optional: validates and plans answered together. The defaults call
+  // Validate / Plan for each.
+  virtual bool SupportsValidateBatch() const { return false; }
+  virtual ValidateBatchResponse ValidateBatch(const ValidateBatchRequest& req);
+  virtual bool SupportsPlanBatch() const { return false; }
+  virtual PlanBatchResponse PlanBatch(const PlanBatchRequest& req);
   virtual DeleteResponse Delete(const DeleteRequest& req) = 0;
   virtual ImportResponse Import(const ImportRequest& req) = 0;
   // Optional capability; the default answers "not supported".

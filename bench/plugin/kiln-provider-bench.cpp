@@ -2,12 +2,16 @@
 // implements the core kinds cluster, datastore and training_job without
 // touching anything: computed attributes are derived from the address, so a
 // plan knows them, apply returns the plan, and read returns the state it is
-// given (no drift). It answers per-object `read` and, since it announces the
-// "read_batch" capability, `read_batch` ({reads: [{kind, address, state}]}
-// -> {results: [{state, diagnostics}]}, in order).
+// given (no drift). It answers the per-object `validate`, `plan` and `read`
+// and, announcing the capabilities "read_batch", "validate_batch" and
+// "plan_batch", their batch forms ({reads|validates|plans: [params of one
+// call]} -> {results: [result of one call]}, in order). With
+// KILN_BENCH_BATCH=0 in its environment it announces only "read_batch"
+// (a plugin without batch validates and plans, for comparisons).
 //
 // Framing is the Language Server Protocol's (docs/providers.md).
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -34,6 +38,18 @@ void FillComputed(const std::string& kind, const std::string& address, json& obj
 
 json Fields() { return json{{"fields", json::object()}}; }
 
+json PlanOne(const json& params) {
+  json planned = params.value("config", json::object());
+  FillComputed(params.value("kind", ""), params.value("address", ""), planned);
+  return {{"planned", planned}, {"requires_replace", json::array()}, {"diagnostics", json::array()}};
+}
+
+json Capabilities() {
+  const char* batch = std::getenv("KILN_BENCH_BATCH");
+  if (batch && std::string(batch) == "0") return json::array({"read_batch"});
+  return json::array({"read_batch", "validate_batch", "plan_batch"});
+}
+
 json Handle(const std::string& method, const json& params, bool* known) {
   *known = true;
   if (method == "initialize")
@@ -42,13 +58,20 @@ json Handle(const std::string& method, const json& params, bool* known) {
             {"protocol_version", 1},
             {"config", Fields()},
             {"kinds", {{"cluster", Fields()}, {"datastore", Fields()}, {"training_job", Fields()}}},
-            {"capabilities", {"read_batch"}}};
+            {"capabilities", Capabilities()}};
   if (method == "configure" || method == "validate" || method == "delete")
     return {{"diagnostics", json::array()}};
-  if (method == "plan") {
-    json planned = params.value("config", json::object());
-    FillComputed(params.value("kind", ""), params.value("address", ""), planned);
-    return {{"planned", planned}, {"requires_replace", json::array()}, {"diagnostics", json::array()}};
+  if (method == "plan") return PlanOne(params);
+  if (method == "validate_batch") {
+    json results = json::array();
+    size_t n = params.contains("validates") ? params["validates"].size() : 0;
+    for (size_t i = 0; i < n; ++i) results.push_back({{"diagnostics", json::array()}});
+    return {{"results", std::move(results)}};
+  }
+  if (method == "plan_batch") {
+    json results = json::array();
+    for (const auto& p : params.value("plans", json::array())) results.push_back(PlanOne(p));
+    return {{"results", std::move(results)}};
   }
   if (method == "apply") return {{"state", params.value("planned", json())}, {"diagnostics", json::array()}};
   if (method == "read") return {{"state", params.value("state", json())}};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string_view>
 
 namespace kiln::rpc {
 
@@ -33,16 +34,19 @@ std::string Frame(const std::string& body) {
 FrameReader::Result FrameReader::Next(std::string* body, std::string* error) {
   // Headers end at the first blank line. Accept bare \n line ends too:
   // hand-written plugins get this wrong and it costs nothing to allow.
-  size_t end = buffer_.find("\r\n\r\n");
+  // Only the header block is searched: a large body arrives in many reads,
+  // and scanning all of it at each one would be quadratic.
+  std::string_view head(buffer_.data(), std::min(buffer_.size(), kMaxHeader + 4));
+  size_t end = head.find("\r\n\r\n");
   size_t sep = 4;
-  size_t bare = buffer_.find("\n\n");
+  size_t bare = head.substr(0, end == std::string::npos ? head.size() : end + 2).find("\n\n");
   if (bare != std::string::npos && (end == std::string::npos || bare < end)) {
     end = bare;
     sep = 2;
   }
   if (end == std::string::npos) {
     // A header block longer than this is not a header block.
-    if (buffer_.size() > 4096 || (!buffer_.empty() && Lower(buffer_.substr(0, 1)) != "c" &&
+    if (buffer_.size() > kMaxHeader || (!buffer_.empty() && Lower(buffer_.substr(0, 1)) != "c" &&
                                   buffer_[0] != '\r' && buffer_[0] != '\n')) {
       *error = "expected a `Content-Length:` header, got \"" + Printable(buffer_) + "\"";
       return Result::kError;

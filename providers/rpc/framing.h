@@ -15,6 +15,7 @@ class FrameReader {
  public:
   enum class Result { kNeedMore, kMessage, kError };
   static constexpr size_t kMaxMessage = 256u << 20;
+  static constexpr size_t kMaxHeader = 4096;  // a longer header block is not one
 
   void Append(const char* data, size_t n) { buffer_.append(data, n); }
   // The next complete body, if any. kError (with *error set) means the

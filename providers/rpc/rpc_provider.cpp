@@ -105,26 +105,53 @@ class PluginProvider : public Provider {
     json result;
     json params = {{"kind", req.kind}, {"address", req.address}, {"prior", req.prior},
                    {"config", req.config}};
-    std::string op = "plan of " + req.address;
-    if (!Call("plan", params, op, &result, &resp.diagnostics)) return resp;
-    Diags(result, &resp.diagnostics);
-    if (result.contains("planned")) resp.planned = result["planned"];
-    if (result.contains("requires_replace") && !result["requires_replace"].is_null()) {
-      const json& rr = result["requires_replace"];
-      bool ok = rr.is_array();
-      if (ok) {
-        for (const auto& p : rr) {
-          Path path;
-          // A bare string is a top-level attribute name.
-          if (p.is_string()) path.push_back(p.get<std::string>());
-          else if (!ParsePath(p, &path)) ok = false;
-          if (ok) resp.requires_replace.push_back(path);
-        }
-      }
-      if (!ok) {
-        resp.diagnostics.push_back(Error("provider `" + options_.type + "` answered " + op +
-                                         " with a malformed requires_replace (a list of paths)"));
-      }
+    if (!Call("plan", params, "plan of " + req.address, &result, &resp.diagnostics)) return resp;
+    PlanResult(result, req.address, &resp);
+    return resp;
+  }
+
+  bool SupportsValidateBatch() const override { return HasCapability("validate_batch"); }
+  bool SupportsPlanBatch() const override { return HasCapability("plan_batch"); }
+
+  // `validate_batch` {validates: [{kind, address, config}]} -> {results:
+  // [{diagnostics}]}, only for plugins that announce the capability.
+  ValidateBatchResponse ValidateBatch(const ValidateBatchRequest& req) override {
+    if (!SupportsValidateBatch()) return Provider::ValidateBatch(req);
+    ValidateBatchResponse resp;
+    json validates = json::array();
+    for (const auto& v : req.validates)
+      validates.push_back({{"kind", v.kind}, {"address", v.address}, {"config", v.config}});
+    json result;
+    std::string op = "validate_batch of " + std::to_string(req.validates.size()) + " objects";
+    const json* results = BatchCall("validate_batch", {{"validates", std::move(validates)}}, op,
+                                    req.validates.size(), &result, &resp.diagnostics);
+    if (!results) return resp;
+    for (const auto& r : *results) {
+      ValidateResponse one;
+      if (r.is_object()) Diags(r, &one.diagnostics);
+      resp.results.push_back(std::move(one));
+    }
+    return resp;
+  }
+
+  // `plan_batch` {plans: [{kind, address, prior, config}]} -> {results:
+  // [{planned, requires_replace, diagnostics}]}, each as `plan` answers.
+  PlanBatchResponse PlanBatch(const PlanBatchRequest& req) override {
+    if (!SupportsPlanBatch()) return Provider::PlanBatch(req);
+    PlanBatchResponse resp;
+    json plans = json::array();
+    for (const auto& p : req.plans)
+      plans.push_back({{"kind", p.kind}, {"address", p.address}, {"prior", p.prior}, {"config", p.config}});
+    json result;
+    std::string op = "plan_batch of " + std::to_string(req.plans.size()) + " objects";
+    const json* results =
+        BatchCall("plan_batch", {{"plans", std::move(plans)}}, op, req.plans.size(), &result, &resp.diagnostics);
+    if (!results) return resp;
+    for (size_t i = 0; i < results->size(); ++i) {
+      PlanResponse one;
+      const json& r = (*results)[i];
+      if (r.is_object()) PlanResult(r, req.plans[i].address, &one);
+      resp.results.push_back(std::move(one));
     }
     return resp;
   }
@@ -156,11 +183,7 @@ class PluginProvider : public Provider {
     return resp;
   }
 
-  bool SupportsReadBatch() const override {
-    for (const auto& c : schema_.capabilities)
-      if (c == "read_batch") return true;
-    return false;
-  }
+  bool SupportsReadBatch() const override { return HasCapability("read_batch"); }
 
   // `read_batch` {reads: [{kind, address, state}]} -> {results: [{state,
   // diagnostics}]}, only for plugins that announce the capability.
@@ -172,14 +195,9 @@ class PluginProvider : public Provider {
       reads.push_back({{"kind", r.kind}, {"address", r.address}, {"state", r.state}});
     json result;
     std::string op = "read_batch of " + std::to_string(req.reads.size()) + " objects";
-    if (!Call("read_batch", {{"reads", reads}}, op, &result, &resp.diagnostics)) return resp;
-    Diags(result, &resp.diagnostics);
-    const json* results = result.contains("results") ? &result["results"] : nullptr;
-    if (!results || !results->is_array() || results->size() != req.reads.size()) {
-      resp.diagnostics.push_back(Error("provider `" + options_.type + "` answered " + op +
-                                       " without one result per read"));
-      return resp;
-    }
+    const json* results =
+        BatchCall("read_batch", {{"reads", std::move(reads)}}, op, req.reads.size(), &result, &resp.diagnostics);
+    if (!results) return resp;
     for (const auto& r : *results) {
       ReadResponse one;
       if (r.is_object()) {
@@ -264,6 +282,50 @@ class PluginProvider : public Provider {
     }
     *result = r.result;
     return true;
+  }
+
+  bool HasCapability(const std::string& name) const {
+    for (const auto& c : schema_.capabilities)
+      if (c == name) return true;
+    return false;
+  }
+
+  // A batch call: its `results` (one per request, else an error in
+  // *diags and null); the batch's own diagnostics go to *diags.
+  const json* BatchCall(const std::string& method, const json& params, const std::string& op, size_t count,
+                        json* result, ProviderDiagnostics* diags) {
+    if (!Call(method, params, op, result, diags)) return nullptr;
+    Diags(*result, diags);
+    const json* results = result->contains("results") ? &(*result)["results"] : nullptr;
+    if (!results || !results->is_array() || results->size() != count) {
+      diags->push_back(Error("provider `" + options_.type + "` answered " + op + " without one result per " +
+                             (method == "read_batch" ? "read" : method == "plan_batch" ? "plan" : "validate")));
+      return nullptr;
+    }
+    return results;
+  }
+
+  // A `plan` answer (or one result of `plan_batch`) about `address` into *resp.
+  void PlanResult(const json& result, const std::string& address, PlanResponse* resp) {
+    Diags(result, &resp->diagnostics);
+    if (result.contains("planned")) resp->planned = result["planned"];
+    if (result.contains("requires_replace") && !result["requires_replace"].is_null()) {
+      const json& rr = result["requires_replace"];
+      bool ok = rr.is_array();
+      if (ok) {
+        for (const auto& p : rr) {
+          Path path;
+          // A bare string is a top-level attribute name.
+          if (p.is_string()) path.push_back(p.get<std::string>());
+          else if (!ParsePath(p, &path)) ok = false;
+          if (ok) resp->requires_replace.push_back(path);
+        }
+      }
+      if (!ok) {
+        resp->diagnostics.push_back(Error("provider `" + options_.type + "` answered plan of " + address +
+                                          " with a malformed requires_replace (a list of paths)"));
+      }
+    }
   }
 
   void Diags(const json& result, ProviderDiagnostics* diags) {

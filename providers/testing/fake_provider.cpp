@@ -325,6 +325,16 @@ ReadBatchResponse FakeProvider::ReadBatch(const ReadBatchRequest& req) {
   return Provider::ReadBatch(req);
 }
 
+ValidateBatchResponse FakeProvider::ValidateBatch(const ValidateBatchRequest& req) {
+  Record("validate_batch", "", std::to_string(req.validates.size()));
+  return Provider::ValidateBatch(req);
+}
+
+PlanBatchResponse FakeProvider::PlanBatch(const PlanBatchRequest& req) {
+  Record("plan_batch", "", std::to_string(req.plans.size()));
+  return Provider::PlanBatch(req);
+}
+
 ReadResponse FakeProvider::Read(const ReadRequest& req) {
   uint64_t gen = CancelGen();
   Enter();

@@ -38,6 +38,9 @@ struct FakeOptions {
   bool read_batch = false;
   // The whole batch read fails (as a service that is down would).
   bool fail_read_batch = false;
+  // Offer ValidateBatch and PlanBatch (recorded as one "validate_batch" /
+  // "plan_batch" call each, detail = count, besides the "plan" of each).
+  bool plan_batch = false;
 };
 
 // Kinds `thing` (name, value, count, tags, password (sensitive), ref, zone
@@ -58,6 +61,10 @@ class FakeProvider : public Provider {
   ReadResponse Read(const ReadRequest& req) override;
   bool SupportsReadBatch() const override { return options_.read_batch; }
   ReadBatchResponse ReadBatch(const ReadBatchRequest& req) override;
+  bool SupportsValidateBatch() const override { return options_.plan_batch; }
+  ValidateBatchResponse ValidateBatch(const ValidateBatchRequest& req) override;
+  bool SupportsPlanBatch() const override { return options_.plan_batch; }
+  PlanBatchResponse PlanBatch(const PlanBatchRequest& req) override;
   DeleteResponse Delete(const DeleteRequest& req) override;
   ImportResponse Import(const ImportRequest& req) override;
   // Aborts the waits of the calls in flight: they answer "cancelled"

@@ -1,4 +1,5 @@
 // Plan and apply against the fake provider with hand-built configurations.
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -250,6 +251,54 @@ TEST_F(PlannerTest, AFailedBatchReadIsOneErrorNamingItsObjects) {
   EXPECT_NE(errors[0].find("(fake.thing.a, fake.thing.b, fake.thing.c and 2 more): injected failure of the whole batch read"),
             std::string::npos)
       << errors[0];
+}
+
+// A provider with ValidateBatch/PlanBatch gets chunks of at most 1,000
+// instances per call, and the plan (changes, diagnostics) is exactly the one
+// of single calls.
+TEST_F(PlannerTest, DiffValidatesAndPlansInBatchesWhenTheProviderCan) {
+  for (const char* n : {"a", "b", "c"}) config_.Add("fake.thing", n, {{"name", n}, {"zone", "z1"}});
+  Converge();
+  config_.Get("fake.thing.a").config["name"] = "a2";        // update
+  config_.Get("fake.thing.b").config["zone"] = "z2";        // replace (the fake replaces on zone)
+  config_.Get("fake.thing.c").config["name"] = "dubious";   // a warning from validate
+  config_.Add("fake.thing", "d", {{"name", "invalid"}});    // an error from validate
+  for (int i = 0; i < 2100; ++i) config_.Add("fake.thing", "n" + std::to_string(i), {{"name", "x"}});
+  PlanOptions o;
+  o.refresh = false;  // a new fake knows no objects; the state does
+  auto plan_with = [&](bool batch, std::string* diags) {
+    testing::FakeOptions f;
+    f.plan_batch = batch;
+    f.replace_on["thing"] = {"zone"};
+    ResetProvider(f);
+    Diagnostics d;
+    Plan p = MakePlan(Context(), o, d);
+    for (const auto& item : d.items()) *diags += item.code + " " + item.message + "\n";
+    return PlanToJson(p).dump(1);
+  };
+  std::string single_diags, batch_diags;
+  std::string single = plan_with(false, &single_diags);
+  for (const auto& c : fake_->Calls()) EXPECT_TRUE(c.op != "validate_batch" && c.op != "plan_batch") << c.op;
+  std::string batched = plan_with(true, &batch_diags);
+  EXPECT_EQ(batched, single);
+  EXPECT_EQ(batch_diags, single_diags);
+  EXPECT_NE(single_diags.find("E0903 fake.thing.d: name must not be \"invalid\""), std::string::npos) << single_diags;
+  EXPECT_NE(single_diags.find("W0904 fake.thing.c: name \"dubious\""), std::string::npos) << single_diags;
+  EXPECT_NE(single.find("\"replace\""), std::string::npos);
+  // 2,104 instances validated in 3 batches; the invalid one is not planned
+  // (2,103 in 3 batches), the replacement's fresh plan is a single call.
+  std::vector<std::string> validates, plans;
+  int singles = 0;
+  for (const auto& c : fake_->Calls()) {
+    if (c.op == "validate_batch") validates.push_back(c.detail);
+    if (c.op == "plan_batch") plans.push_back(c.detail);
+    if (c.op == "plan" && c.address == "fake.thing.b") ++singles;
+  }
+  std::sort(validates.begin(), validates.end());  // chunks run in parallel
+  std::sort(plans.begin(), plans.end());
+  EXPECT_EQ(validates, (std::vector<std::string>{"1000", "1000", "104"}));
+  EXPECT_EQ(plans, (std::vector<std::string>{"1000", "1000", "103"}));
+  EXPECT_EQ(singles, 2);  // in the batch, then the fresh plan of the replacement
 }
 
 TEST_F(PlannerTest, PartialFailureKeepsSuccessesAndSkipsDependents) {

@@ -44,6 +44,32 @@ std::string ReadFile(const std::string& p) {
 
 // ------------------------------------------------------------------ framing
 
+// A body that arrives in many reads (a batch answer) is cut out whole; its
+// blank lines are content, not the end of the headers.
+TEST(Framing, LargeBodyInManyChunks) {
+  std::string body = "{\"s\":\"";
+  while (body.size() < (1u << 20)) body += "line\\n\\n\n\n";
+  body += "\"}";
+  const size_t first = rpc::Frame(body).size();
+  std::string all = rpc::Frame(body) + rpc::Frame("{}");
+  rpc::FrameReader r;
+  std::string got, error;
+  for (size_t at = 0; at < first; at += 4096) {
+    size_t n = std::min<size_t>(4096, first - at);
+    r.Append(all.data() + at, n);
+    auto res = r.Next(&got, &error);
+    if (at + n < first) {
+      ASSERT_EQ(res, rpc::FrameReader::Result::kNeedMore) << error;
+    } else {
+      ASSERT_EQ(res, rpc::FrameReader::Result::kMessage) << error;
+      EXPECT_EQ(got, body);
+    }
+  }
+  r.Append(all.data() + first, all.size() - first);
+  ASSERT_EQ(r.Next(&got, &error), rpc::FrameReader::Result::kMessage) << error;
+  EXPECT_EQ(got, "{}");
+}
+
 TEST(Framing, SplitsMessagesAcrossChunks) {
   rpc::FrameReader r;
   std::string a = rpc::Frame("{\"a\":1}"), b = rpc::Frame("{\"b\":2}");
@@ -131,6 +157,34 @@ TEST_F(FilesProvider, ValidateReportsAttributeErrors) {
   EXPECT_EQ(r.diagnostics[0].attribute, Path{"path"});
   EXPECT_EQ(r.diagnostics[1].attribute, Path{"mode"});
   EXPECT_NE(r.diagnostics[1].summary.find("octal"), std::string::npos);
+}
+
+TEST_F(FilesProvider, BatchValidatesAndPlansAnswerAsSingleCalls) {
+  ASSERT_TRUE(p_->SupportsValidateBatch());
+  ASSERT_TRUE(p_->SupportsPlanBatch());
+  json bad = Config("/etc/passwd", "x");
+  bad["mode"] = "rwx";
+  auto v = p_->ValidateBatch({{{"file", "files.file.a", Config("a.txt", "x")}, {"file", "files.file.b", bad}}});
+  ASSERT_FALSE(HasErrors(v.diagnostics)) << AllText(v.diagnostics);
+  ASSERT_EQ(v.results.size(), 2u);
+  EXPECT_TRUE(v.results[0].diagnostics.empty()) << AllText(v.results[0].diagnostics);
+  EXPECT_EQ(AllText(v.results[1].diagnostics), AllText(p_->Validate({"file", "files.file.b", bad}).diagnostics));
+  ASSERT_EQ(v.results[1].diagnostics.size(), 2u);
+  EXPECT_EQ(v.results[1].diagnostics[1].attribute, Path{"mode"});
+
+  json prior = p_->Plan({"file", "files.file.b", nullptr, Config("b.txt", "y")}).planned;
+  std::vector<PlanRequest> reqs = {{"file", "files.file.a", nullptr, Config("a.txt", "x")},
+                                   {"file", "files.file.b", prior, Config("moved.txt", "y")}};
+  auto pb = p_->PlanBatch({reqs});
+  ASSERT_FALSE(HasErrors(pb.diagnostics)) << AllText(pb.diagnostics);
+  ASSERT_EQ(pb.results.size(), 2u);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    auto one = p_->Plan(reqs[i]);
+    EXPECT_EQ(pb.results[i].planned, one.planned) << i;
+    EXPECT_EQ(pb.results[i].requires_replace, one.requires_replace) << i;
+  }
+  EXPECT_EQ(pb.results[0].planned["id"], "a.txt");
+  EXPECT_EQ(pb.results[1].requires_replace, std::vector<Path>{{"path"}});
 }
 
 TEST_F(FilesProvider, PlanApplyReadDeleteLifecycle) {
