@@ -273,7 +273,12 @@ TEST_F(PlannerTest, DiffValidatesAndPlansInBatchesWhenTheProviderCan) {
     ResetProvider(f);
     Diagnostics d;
     Plan p = MakePlan(Context(), o, d);
-    for (const auto& item : d.items()) *diags += item.code + " " + item.message + "\n";
+    // Calls run in parallel, so diagnostics come in any order (the CLI
+    // sorts them by source): compare them sorted.
+    std::vector<std::string> lines;
+    for (const auto& item : d.items()) lines.push_back(item.code + " " + item.message + "\n");
+    std::sort(lines.begin(), lines.end());
+    for (const auto& l : lines) *diags += l;
     return PlanToJson(p).dump(1);
   };
   std::string single_diags, batch_diags;
